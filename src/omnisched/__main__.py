@@ -1,0 +1,3 @@
+from omnisched.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Corpus side: examples, manifests, audio and the embedded synthetic corpus."""

@@ -1,0 +1,1 @@
+"""The embedded corpus: Arabic (and English) multi-task speech spoken by eSpeak NG."""

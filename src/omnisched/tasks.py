@@ -1,0 +1,92 @@
+"""Task registry: what each task asks, what its target looks like, its labels and its metrics.
+
+A task is the unit a schedule balances over. Generative tasks (``asr``, ``ssum``) are scored on
+text; classification tasks (``dialect``, ``emotion``) have a closed label set and are scored by
+macro-F1; ``slu`` targets a one-line JSON ``{"scenario", "action", "entities"}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from omnisched.errors import ConfigError
+
+TaskKind = Literal["transcribe", "summarize", "classify", "slu"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its kind, closed label set (classification only) and instruction per language."""
+
+    name: str
+    kind: TaskKind
+    prompts: dict[str, str]
+    labels: tuple[str, ...] = ()
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind == "classify"
+
+    def prompt(self, language: str) -> str:
+        """The instruction in ``language``; falls back to Arabic, the corpus' main language."""
+        return self.prompts.get(language, self.prompts["ar"])
+
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            name="asr",
+            kind="transcribe",
+            prompts={"ar": "حوّل الكلام إلى نص.", "en": "Transcribe the speech."},
+        ),
+        Task(
+            name="ssum",
+            kind="summarize",
+            prompts={
+                "ar": "لخّص الكلام في عنوان قصير.",
+                "en": "Summarize the speech as a short headline.",
+            },
+        ),
+        Task(
+            name="dialect",
+            kind="classify",
+            prompts={
+                "ar": "ما لهجة المتكلم؟ أجب بواحدة من: msa, egyptian, gulf, levantine, maghrebi.",
+                "en": "Which dialect is spoken? Answer one of: msa, egyptian, gulf, levantine, "
+                "maghrebi.",
+            },
+            labels=("msa", "egyptian", "gulf", "levantine", "maghrebi"),
+        ),
+        Task(
+            name="emotion",
+            kind="classify",
+            prompts={
+                "ar": "ما عاطفة المتكلم؟ أجب بواحدة من: neutral, happy, sad, angry.",
+                "en": "Which emotion does the speaker express? Answer one of: neutral, happy, "
+                "sad, angry.",
+            },
+            labels=("neutral", "happy", "sad", "angry"),
+        ),
+        Task(
+            name="slu",
+            kind="slu",
+            prompts={
+                "ar": 'حلّل الطلب وأجب بسطر JSON فيه "scenario" و"action" و"entities".',
+                "en": 'Parse the request; answer with one line of JSON with "scenario", '
+                '"action" and "entities".',
+            },
+        ),
+    )
+}
+
+LANGUAGES: tuple[str, ...] = ("ar", "en")
+
+
+def get_task(name: str) -> Task:
+    """The registered task called ``name``; a ConfigError lists the known ones otherwise."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}") from None
