@@ -154,3 +154,16 @@ def corpus_fingerprint(root: Path) -> str:
         digest.update(str(file.relative_to(root)).encode())
         digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def load_split(
+    root: Path, split: str, strict: bool = False, quarantine: Path | None = None
+) -> list[Example]:
+    """The valid examples of one split; quarantined rows are written to ``quarantine``."""
+    path = manifest_path(root, split)
+    if not path.is_file():
+        raise ManifestError(str(path), 0, "<file>", f"no manifest for split '{split}'")
+    manifest = read_manifest(path, root=root, strict=strict)
+    if quarantine is not None and manifest.quarantined:
+        write_quarantine(quarantine, manifest.quarantined)
+    return manifest.examples

@@ -1,0 +1,155 @@
+"""Recipe schema: what a run trains on, from which model, with which schedule and settings.
+
+Recipes are YAML (read with ``safe_load``) validated by pydantic; every error names the field
+path and, for closed choices, the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from omnisched.errors import ConfigError
+from omnisched.models.tiny import TinySize
+from omnisched.tasks import TASKS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(_Strict):
+    """LoRA on the language model (peft); the papers' group uses r=16, alpha=32 on attention."""
+
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+class FreezeSettings(_Strict):
+    """Which parts stay frozen: the audio encoder, the aligner (``audio_tower.proj``), the LLM.
+
+    A frozen LLM is still adapted through LoRA when ``lora`` is set."""
+
+    audio_encoder: bool = True
+    aligner: bool = True
+    llm: bool = True
+
+
+class ModelSettings(_Strict):
+    """The model to fine-tune: a directory written by ``save_pretrained`` (weights, tokenizer)."""
+
+    path: Path = Path("runs/foundation")
+    lora: LoraSettings | None = LoraSettings()
+    freeze: FreezeSettings = FreezeSettings()
+
+
+class ScheduleSettings(_Strict):
+    """What goes into each batch. ``uniform``: one phase, proportional mixture, random batches."""
+
+    strategy: Literal["uniform"] = "uniform"
+    tasks: list[str] = ["asr", "ssum", "dialect", "emotion"]
+    modalities: list[Literal["speech", "text"]] = ["speech"]
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(TASKS)}")
+        if not tasks:
+            raise ValueError("at least one task is needed")
+        return tasks
+
+
+class TrainSettings(_Strict):
+    """Optimization and bookkeeping of the training loop."""
+
+    steps: int = Field(600, gt=0)
+    batch_size: int = Field(16, gt=0)
+    lr: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    checkpoint_every: int = Field(200, gt=0)
+    log_every: int = Field(10, gt=0)
+    seed: int = 0
+    num_workers: int = Field(1, ge=0)
+
+
+class EvalSettings(_Strict):
+    """Evaluation after training: split, generation budget, normalization option."""
+
+    split: str = "test"
+    batch_size: int = Field(32, gt=0)
+    max_new_tokens: int = Field(96, gt=0)
+    fold_ta_marbuta_alef_maqsura: bool = False
+    limit_per_task: int | None = Field(None, gt=0)
+
+
+class Recipe(_Strict):
+    """One training run: corpus, model, schedule, training and evaluation settings."""
+
+    name: str
+    corpus: Path = Path("runs/corpus")
+    model: ModelSettings = ModelSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    train: TrainSettings = TrainSettings()
+    eval: EvalSettings = EvalSettings()
+
+
+class PretrainSettings(_Strict):
+    """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
+
+    tokenizer_vocab: int = Field(1500, gt=300)
+    size: TinySize = TinySize()
+    steps: int = Field(1500, gt=0)
+    batch_size: int = Field(16, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    warmup_steps: int = Field(100, ge=0)
+    seed: int = 0
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid recipe"]
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "<root>"
+        lines.append(f"  field '{where}': {problem['msg']}")
+    return "\n".join(lines)
+
+
+def load_yaml(path: Path) -> dict:
+    """The mapping in a YAML file, read with ``safe_load``; ConfigError names the file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe must be a YAML mapping")
+    return data
+
+
+def load_recipe(path: Path) -> Recipe:
+    """A validated Recipe from YAML; a ConfigError names each bad field."""
+    data = load_yaml(path)
+    data.setdefault("name", Path(path).stem)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, str(path))) from None
+
+
+def load_pretrain_settings(path: Path | None) -> PretrainSettings:
+    """Pre-training settings from YAML, or the defaults."""
+    if path is None:
+        return PretrainSettings()
+    try:
+        return PretrainSettings.model_validate(load_yaml(path))
+    except ValidationError as error:
+        raise ConfigError(_describe(error, str(path))) from None

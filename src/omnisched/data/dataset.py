@@ -1,0 +1,36 @@
+"""A map-style dataset of examples with their audio loaded, for PyTorch data loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Dataset
+
+from omnisched.data.audio import load_audio
+from omnisched.data.example import Example
+
+
+@dataclass(frozen=True)
+class LoadedExample:
+    """An example with its waveform (16 kHz mono float32), or None for text rows."""
+
+    example: Example
+    waveform: np.ndarray | None
+
+
+class ExampleDataset(Dataset):
+    """Examples of one corpus; item ``i`` loads example ``i``'s audio from the corpus root."""
+
+    def __init__(self, examples: list[Example], root: Path) -> None:
+        self.examples = examples
+        self.root = Path(root)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> LoadedExample:
+        example = self.examples[index]
+        waveform = load_audio(self.root / example.audio) if example.audio else None
+        return LoadedExample(example, waveform)

@@ -1,0 +1,1 @@
+"""Evaluation: Arabic text normalization and the metrics every task is scored with."""

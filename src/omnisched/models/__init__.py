@@ -1,0 +1,1 @@
+"""Model side: adapters that know one model family each, and the tiny embedded foundation."""

@@ -1,0 +1,127 @@
+"""Adapter for the Qwen2.5-Omni thinker: prompts, collation, generation and aligner embeddings.
+
+The one place that knows how this family wants its inputs: the chat format with the audio
+placeholder expanded to as many ``<|AUDIO|>`` tokens as the audio tower will produce, log-mel
+features with their mask, and loss only on the answer. The tiny embedded model and the 7B
+checkpoint share the class, so they share this adapter.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from omnisched.data.dataset import LoadedExample
+from omnisched.data.example import Example
+from omnisched.models import tokenizer as tok
+from omnisched.models.features import LogMel
+from omnisched.tasks import get_task
+
+IGNORE_INDEX = -100
+
+
+class QwenOmniAdapter:
+    """Turns examples into Qwen2.5-Omni thinker inputs and model outputs back into text."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.features = LogMel()
+        self.audio_id = tokenizer.convert_tokens_to_ids(tok.AUDIO)
+        self.audio_bos_id = tokenizer.convert_tokens_to_ids(tok.AUDIO_BOS)
+        self.audio_eos_id = tokenizer.convert_tokens_to_ids(tok.AUDIO_EOS)
+        self.end_id = tokenizer.convert_tokens_to_ids(tok.IM_END)
+
+    @property
+    def thinker(self) -> torch.nn.Module:
+        """The thinker under any PEFT wrapping."""
+        model = self.model
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def audio_token_counts(self, frames: torch.Tensor) -> torch.Tensor:
+        """How many audio tokens the audio tower emits for each count of mel frames."""
+        _, counts = self.thinker.model.audio_tower._get_feat_extract_output_lengths(frames)
+        return counts
+
+    def _text(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def prompt_ids(self, example: Example, audio_tokens: int) -> list[int]:
+        """The user turn and the opening of the assistant turn, in the model's chat format."""
+        instruction = get_task(example.task).prompt(example.language)
+        head = self._text(f"{tok.IM_START}user\n")
+        tail = self._text(f"{instruction}{tok.IM_END}\n{tok.IM_START}assistant\n")
+        if example.modality == "speech":
+            audio = [self.audio_bos_id, *[self.audio_id] * audio_tokens, self.audio_eos_id]
+            return head + audio + tail
+        return head + self._text(f"{example.input_text}\n") + tail
+
+    def target_ids(self, example: Example) -> list[int]:
+        """The answer the model learns to give, closed by the end-of-turn token."""
+        return [*self._text(example.target), self.end_id]
+
+    def _audio_inputs(
+        self, items: list[LoadedExample]
+    ) -> tuple[dict[str, torch.Tensor], list[int]]:
+        waveforms = [item.waveform for item in items if item.waveform is not None]
+        if not waveforms:
+            return {}, [0] * len(items)
+        features, mask = self.features(waveforms)
+        counts = iter(self.audio_token_counts(mask.sum(-1)).tolist())
+        tokens = [next(counts) if item.waveform is not None else 0 for item in items]
+        return {"input_features": features, "feature_attention_mask": mask}, tokens
+
+    def collate(
+        self, items: list[LoadedExample], with_targets: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs for a batch: right-padded with labels when training, left-padded prompts
+        for generation."""
+        inputs, audio_tokens = self._audio_inputs(items)
+        sequences, labels = [], []
+        for item, count in zip(items, audio_tokens, strict=True):
+            prompt = self.prompt_ids(item.example, count)
+            target = self.target_ids(item.example) if with_targets else []
+            sequences.append(prompt + target)
+            labels.append([IGNORE_INDEX] * len(prompt) + target)
+        length = max(map(len, sequences))
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(items), length), pad, dtype=torch.long)
+        attention = torch.zeros((len(items), length), dtype=torch.long)
+        label_ids = torch.full((len(items), length), IGNORE_INDEX, dtype=torch.long)
+        for row, (seq, lab) in enumerate(zip(sequences, labels, strict=True)):
+            span = slice(0, len(seq)) if with_targets else slice(length - len(seq), length)
+            input_ids[row, span] = torch.tensor(seq)
+            attention[row, span] = 1
+            label_ids[row, span] = torch.tensor(lab)
+        inputs.update(input_ids=input_ids, attention_mask=attention)
+        if with_targets:
+            inputs["labels"] = label_ids
+        return inputs
+
+    def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean token cross-entropy of each example's answer (for per-task loss logging)."""
+        shifted = logits[:, :-1].float().transpose(1, 2)
+        targets = labels[:, 1:]
+        losses = torch.nn.functional.cross_entropy(
+            shifted, targets, ignore_index=IGNORE_INDEX, reduction="none"
+        )
+        counts = (targets != IGNORE_INDEX).sum(-1).clamp(min=1)
+        return losses.sum(-1) / counts
+
+    @torch.no_grad()
+    def generate(self, items: list[LoadedExample], max_new_tokens: int = 64) -> list[str]:
+        """Greedy answers for a batch of examples."""
+        inputs = self.collate(items, with_targets=False)
+        device = next(self.model.parameters()).device
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        output = self.model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.end_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        answers = output[:, inputs["input_ids"].shape[1] :]
+        return [
+            text.strip() for text in self.tokenizer.batch_decode(answers, skip_special_tokens=True)
+        ]

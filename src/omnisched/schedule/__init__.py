@@ -1,0 +1,1 @@
+"""Schedules: which pools, tasks and examples go into every global batch, step by step."""

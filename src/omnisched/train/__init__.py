@@ -1,0 +1,1 @@
+"""Training: the fine-tuning loop, pre-training of the tiny foundation, checkpoints, logs."""

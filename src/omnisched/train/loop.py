@@ -1,0 +1,197 @@
+"""The fine-tuning loop, top to bottom: data, model, schedule, steps, logs, checkpoints.
+
+Accelerate places the model and handles mixed precision and distributed gradients; our
+ScheduledBatchSampler gives each rank its slice of every global batch, so the data loader is
+not sharded again on top of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
+
+from omnisched.config import Recipe
+from omnisched.data.dataset import ExampleDataset
+from omnisched.data.example import Example
+from omnisched.data.manifest import load_split
+from omnisched.models.loading import load_pretrained
+from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
+from omnisched.models.qwen_omni import QwenOmniAdapter
+from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.train.checkpoint import (
+    load_optimizer_state,
+    load_trainer_state,
+    save_checkpoint,
+)
+from omnisched.train.logging import MetricsLog
+
+CHECKPOINTS = "checkpoints"
+FINAL = "final"
+KEEP_CHECKPOINTS = 2
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run, if any."""
+    found = sorted((Path(run_dir) / CHECKPOINTS).glob("step-*"))
+    return found[-1] if found else None
+
+
+def _restore_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+    if is_peft(model):
+        set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
+    else:
+        model.load_state_dict(load_file(str(checkpoint / "model.safetensors")), strict=False)
+
+
+def _prune_checkpoints(run_dir: Path) -> None:
+    found = sorted((run_dir / CHECKPOINTS).glob("step-*"))
+    for old in found[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old)
+
+
+def train(
+    recipe: Recipe, run_dir: Path, strict: bool = False, examples: list[Example] | None = None
+) -> Path:
+    """Fine-tunes the recipe's model on its schedule; resumes from the last checkpoint of
+    ``run_dir`` if there is one. Returns the directory of the final weights.
+
+    ``examples`` replaces the corpus' train split (pre-training passes its ASR view of it).
+    """
+    run_dir = Path(run_dir)
+    settings = recipe.train
+    accelerator = Accelerator()
+    set_seed(settings.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:
+        (run_dir / "recipe.yaml").write_text(
+            yaml.safe_dump(recipe.model_dump(mode="json"), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+
+    if examples is None:
+        quarantine = run_dir / "quarantine.jsonl"
+        examples = load_split(recipe.corpus, "train", strict, quarantine=quarantine)
+    chosen = [
+        index
+        for index, example in enumerate(examples)
+        if example.task in recipe.schedule.tasks and example.modality in recipe.schedule.modalities
+    ]
+    model, tokenizer = load_pretrained(recipe.model.path)
+    model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
+    adapter = QwenOmniAdapter(model, tokenizer)
+    counts = parameter_counts(model)
+    accelerator.print(
+        "trainable parameters: "
+        + ", ".join(f"{part} {c['trainable']:,}/{c['total']:,}" for part, c in counts.items())
+    )
+
+    sampler = ScheduledBatchSampler(
+        chosen,
+        settings.batch_size,
+        settings.steps,
+        seed=settings.seed,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+    )
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
+    )
+    scheduler = get_cosine_schedule_with_warmup(optimizer, settings.warmup_steps, settings.steps)
+
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is not None:
+        _restore_weights(model, checkpoint)
+        state = load_optimizer_state(checkpoint)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        sampler.load_state_dict(load_trainer_state(checkpoint)["sampler"])
+        accelerator.print(f"resuming from {checkpoint} at step {sampler.step}")
+
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    loader = DataLoader(
+        ExampleDataset(examples, recipe.corpus),
+        batch_sampler=sampler,
+        collate_fn=lambda items: (adapter.collate(items), [i.example.task for i in items]),
+        num_workers=settings.num_workers,
+        prefetch_factor=4 if settings.num_workers else None,
+    )
+    log = MetricsLog(run_dir / "metrics.jsonl")
+    if accelerator.is_main_process and sampler.step == 0:
+        log.write({"event": "start", "parameters": counts, "examples": len(chosen)})
+
+    model.train()
+    task_losses: dict[str, list[float]] = defaultdict(list)
+    window_start, window_examples = time.perf_counter(), 0
+    progress = tqdm(
+        total=settings.steps,
+        initial=sampler.step,
+        desc=f"train {recipe.name}",
+        disable=not accelerator.is_main_process,
+    )
+    step = sampler.step
+    for inputs, tasks in loader:
+        step += 1
+        inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
+        output = model(**inputs)
+        accelerator.backward(output.loss)
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        with torch.no_grad():
+            losses = adapter.per_example_loss(output.logits, inputs["labels"]).tolist()
+        for task, loss in zip(tasks, losses, strict=True):
+            task_losses[task].append(loss)
+        window_examples += len(tasks) * accelerator.num_processes
+        progress.update(1)
+        progress.set_postfix(loss=f"{output.loss.item():.3f}")
+
+        if step % settings.log_every == 0 or step == settings.steps:
+            elapsed = time.perf_counter() - window_start
+            record = {
+                "step": step,
+                "loss": output.loss.item(),
+                "grad_norm": float(grad_norm),
+                "lr": scheduler.get_last_lr()[0],
+                "examples_per_s": window_examples / elapsed,
+            }
+            record.update({f"loss/{t}": sum(v) / len(v) for t, v in sorted(task_losses.items())})
+            if accelerator.is_main_process:
+                log.write(record)
+            task_losses.clear()
+            window_start, window_examples = time.perf_counter(), 0
+
+        if accelerator.is_main_process and (
+            step % settings.checkpoint_every == 0 or step == settings.steps
+        ):
+            save_checkpoint(
+                run_dir / CHECKPOINTS / f"step-{step:06d}",
+                accelerator.unwrap_model(model),
+                optimizer,
+                scheduler,
+                {"step": step, "sampler": sampler.state_dict(step)},
+            )
+            _prune_checkpoints(run_dir)
+    progress.close()
+
+    final = run_dir / FINAL
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(final)
+        tokenizer.save_pretrained(final)
+    accelerator.wait_for_everyone()
+    return final

@@ -1,0 +1,123 @@
+"""Pre-training of the tiny foundation: a corpus tokenizer, then ASR from scratch.
+
+This stands in for the pre-trained audio LM users fine-tune. Every train speech row, whatever
+its task, serves as an ASR example of its transcript; the result is saved with
+``save_pretrained`` (safetensors) and cached: the same corpus and settings reuse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+from omnisched.config import (
+    EvalSettings,
+    FreezeSettings,
+    ModelSettings,
+    PretrainSettings,
+    Recipe,
+    ScheduleSettings,
+    TrainSettings,
+)
+from omnisched.data.example import Example
+from omnisched.data.manifest import corpus_fingerprint, load_split
+from omnisched.models.loading import load_pretrained
+from omnisched.models.tiny import build_tiny
+from omnisched.models.tokenizer import train_tokenizer
+from omnisched.tasks import LANGUAGES, TASKS
+from omnisched.train.loop import train
+
+CARD = "foundation.json"
+
+
+def as_asr(example: Example) -> Example:
+    """The ASR view of a speech row: its transcript as the target."""
+    transcript = example.meta.get("transcript") or example.target
+    return example.model_copy(update={"task": "asr", "target": transcript, "label": None})
+
+
+def _tokenizer_texts(examples: list[Example]) -> list[str]:
+    texts = [task.prompt(lang) for task in TASKS.values() for lang in LANGUAGES]
+    texts += [label for task in TASKS.values() for label in task.labels]
+    for example in examples:
+        texts.append(example.target)
+        texts.append(example.input_text or example.meta.get("transcript", ""))
+    return texts
+
+
+def cache_key(corpus: Path, settings: PretrainSettings) -> str:
+    """Identity of a foundation: the corpus content and the pre-training settings."""
+    digest = hashlib.sha256(corpus_fingerprint(corpus).encode())
+    digest.update(settings.model_dump_json().encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_foundation(out: Path, key: str) -> dict | None:
+    """The card of a foundation at ``out`` made with ``key``, if there is one."""
+    card = Path(out) / CARD
+    if card.is_file():
+        data = json.loads(card.read_text(encoding="utf-8"))
+        if data.get("key") == key and (Path(out) / "model.safetensors").is_file():
+            return data
+    return None
+
+
+def pretrain(
+    corpus: Path, out: Path, settings: PretrainSettings, strict: bool = False, force: bool = False
+) -> dict:
+    """Trains (or reuses) the tiny foundation at ``out``; returns its card."""
+    out = Path(out)
+    key = cache_key(corpus, settings)
+    if not force and (card := cached_foundation(out, key)) is not None:
+        print(f"foundation at {out} is up to date (key {key}); reusing it")
+        return card
+
+    started = time.perf_counter()
+    rows = load_split(corpus, "train", strict, quarantine=out / "quarantine.jsonl")
+    speech = [as_asr(e) for e in rows if e.modality == "speech"]
+    tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
+    init = out / "init"
+    build_tiny(tokenizer, settings.size).save_pretrained(init)
+    tokenizer.save_pretrained(init)
+
+    recipe = Recipe(
+        name="pretrain",
+        corpus=corpus,
+        model=ModelSettings(
+            path=init,
+            lora=None,
+            freeze=FreezeSettings(audio_encoder=False, aligner=False, llm=False),
+        ),
+        schedule=ScheduleSettings(tasks=["asr"], modalities=["speech"]),
+        train=TrainSettings(
+            steps=settings.steps,
+            batch_size=settings.batch_size,
+            lr=settings.lr,
+            warmup_steps=settings.warmup_steps,
+            weight_decay=0.01,
+            checkpoint_every=max(settings.steps // 4, 1),
+            seed=settings.seed,
+        ),
+        eval=EvalSettings(),
+    )
+    final = train(recipe, out / "run", strict=strict, examples=speech)
+    for file in final.iterdir():
+        shutil.copy2(file, out / file.name)
+
+    card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
+    card["train_seconds"] = round(time.perf_counter() - started, 1)
+    card["asr_test"] = _asr_test_scores(corpus, out, strict)
+    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    return card
+
+
+def _asr_test_scores(corpus: Path, foundation: Path, strict: bool) -> dict:
+    """CER and WER of the foundation on the test speakers' Arabic ASR rows."""
+    from omnisched.eval.evaluate import evaluate_examples
+
+    model, tokenizer = load_pretrained(foundation)
+    test = [e for e in load_split(corpus, "test", strict) if e.task == "asr"]
+    return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]
