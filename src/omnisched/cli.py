@@ -1,0 +1,198 @@
+"""The ``omnisched`` command: synth, validate, pretrain, train, eval and demo.
+
+Each sub-command is a thin shell over one library function; errors omnisched raises on purpose
+are printed as one clear message and exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from omnisched.errors import OmnischedError
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from omnisched.data.synth.corpus import synthesize_corpus
+
+    synthesize_corpus(args.out, args.size, args.seed, noise_snr_db=args.noise_snr)
+    print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from omnisched.data.manifest import SPLITS, manifest_path, read_manifest, write_quarantine
+    from omnisched.data.synth.card import corpus_card
+
+    examples, quarantined = {}, []
+    for split in SPLITS:
+        if manifest_path(args.corpus, split).is_file():
+            manifest = read_manifest(manifest_path(args.corpus, split), args.corpus, args.strict)
+            examples[split] = manifest.examples
+            quarantined += manifest.quarantined
+    if not examples:
+        raise OmnischedError(f"{args.corpus}: no <split>/manifest.jsonl found")
+    print(corpus_card(args.corpus, examples))
+    print(f"## Quarantine\n\n{len(quarantined)} row(s) quarantined")
+    for row in quarantined:
+        print(f"- {row.file}:{row.line} field '{row.field}': {row.reason}")
+    if quarantined:
+        path = write_quarantine(args.corpus / "quarantine.jsonl", quarantined)
+        print(f"\nwritten to {args.corpus / 'quarantine.jsonl'} ({path} rows)")
+
+
+def _pretrain(args: argparse.Namespace) -> None:
+    from omnisched.config import load_pretrain_settings
+    from omnisched.train.pretrain import pretrain
+
+    settings = load_pretrain_settings(args.config)
+    if args.steps is not None:
+        settings = settings.model_copy(update={"steps": args.steps})
+    card = pretrain(args.corpus, args.out, settings, strict=args.strict, force=args.force)
+    asr = card["asr_test"]
+    print(f"foundation at {args.out}: test CER {asr['cer']:.3f}, WER {asr['wer']:.3f}")
+
+
+def _run_dir(args: argparse.Namespace, name: str) -> Path:
+    return args.run_dir if args.run_dir is not None else Path("runs") / name
+
+
+def _train(args: argparse.Namespace) -> None:
+    from omnisched.config import load_recipe
+    from omnisched.train.loop import train
+
+    recipe = load_recipe(args.recipe)
+    if args.steps is not None:
+        recipe.train.steps = args.steps
+    final = train(recipe, _run_dir(args, recipe.name), strict=args.strict)
+    print(f"fine-tuned weights at {final}")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from omnisched.eval.run import evaluate_model, evaluate_run
+
+    if args.run is not None:
+        results = evaluate_run(args.run, args.split, args.limit)
+    elif args.model is not None and args.corpus is not None:
+        results = evaluate_model(
+            args.model, args.corpus, args.split, args.tasks, args.out, args.limit
+        )
+    else:
+        raise OmnischedError("give --run DIR, or --model PATH with --corpus DIR")
+    print(json.dumps({t: {s["headline"]: s[s["headline"]]} for t, s in results.items()}))
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from omnisched.demo import run_demo
+
+    run_demo(args.out, args.size, args.seed, args.recipe)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="omnisched",
+        description="Schedule the data of multi-task fine-tuning of audio language models "
+        "(Qwen2.5-Omni, Qwen2-Audio): corpus, foundation, training, per-task evaluation.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser(
+        "synth",
+        help="synthesize the embedded Arabic multi-task speech corpus with eSpeak NG",
+        description="Writes 16 kHz FLAC, <split>/manifest.jsonl for train/dev/test and "
+        "CORPUS.md. Tasks: asr, ssum, dialect, emotion, slu; every speech row has a text twin.",
+    )
+    synth.add_argument("--out", type=Path, required=True, help="corpus directory to write")
+    synth.add_argument(
+        "--size",
+        type=int,
+        default=800,
+        help="train speech examples per task (default 800); dev and test get size/5 each",
+    )
+    synth.add_argument("--seed", type=int, default=0, help="same seed, byte-identical corpus")
+    synth.add_argument(
+        "--noise-snr", type=float, default=None, help="add white noise at this SNR (dB)"
+    )
+    synth.set_defaults(func=_synth)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a corpus: print its card and its quarantined rows",
+        description="Reads every <split>/manifest.jsonl; bad rows (malformed JSON, unknown task, "
+        "label outside the task's set, empty target, missing audio ...) are listed with file, "
+        "line, field and reason and written to quarantine.jsonl.",
+    )
+    validate.add_argument("corpus", type=Path, help="corpus directory")
+    validate.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    validate.set_defaults(func=_validate)
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="pre-train the tiny Qwen2.5-Omni foundation on ASR (cached)",
+        description="Trains a corpus tokenizer and a tiny Qwen2.5-Omni thinker from scratch on "
+        "every train speech row as ASR, saves it with save_pretrained and reports test CER on "
+        "held-out speakers. Reused when corpus and settings are unchanged.",
+    )
+    pretrain.add_argument("--corpus", type=Path, required=True)
+    pretrain.add_argument("--out", type=Path, default=Path("runs/foundation"))
+    pretrain.add_argument("--config", type=Path, default=None, help="YAML of PretrainSettings")
+    pretrain.add_argument("--steps", type=int, default=None, help="override the step count")
+    pretrain.add_argument("--force", action="store_true", help="retrain even if cached")
+    pretrain.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    pretrain.set_defaults(func=_pretrain)
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune a model with a recipe's schedule",
+        description="Accelerate loop with LoRA on the LLM's attention, audio encoder and aligner "
+        "frozen (all configurable in the recipe). Logs per-task loss, gradient norm, learning "
+        "rate and examples/s to metrics.jsonl; checkpoints atomically and resumes from them.",
+    )
+    train.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
+    train.add_argument("--run-dir", type=Path, default=None, help="default runs/<recipe name>")
+    train.add_argument("--steps", type=int, default=None, help="override train.steps")
+    train.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    train.set_defaults(func=_train)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate per task: WER/CER, ROUGE, macro-F1, SLU metrics",
+        description="Greedy generation, then per-task metrics after Arabic normalization; "
+        "writes eval.json, eval.md and predictions.jsonl.",
+    )
+    evaluate.add_argument("--run", type=Path, default=None, help="a run directory of `train`")
+    evaluate.add_argument("--model", type=Path, default=None, help="or a model directory")
+    evaluate.add_argument("--corpus", type=Path, default=None, help="corpus for --model")
+    evaluate.add_argument(
+        "--tasks", nargs="+", default=["asr", "ssum", "dialect", "emotion"], help="for --model"
+    )
+    evaluate.add_argument("--out", type=Path, default=None, help="output dir for --model")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--limit", type=int, default=None, help="examples per task")
+    evaluate.set_defaults(func=_eval)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole loop on the embedded default: synth, pretrain, train, eval, report",
+        description="Synthesizes the default corpus, pre-trains the tiny foundation (cached), "
+        "fine-tunes it with uniform mixing, evaluates both and writes <out>/demo/REPORT.md.",
+    )
+    demo.add_argument("--out", type=Path, default=Path("runs"))
+    demo.add_argument("--size", type=int, default=800)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--recipe", type=Path, default=Path("recipes/demo.yaml"))
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one sub-command; omnisched's own errors exit 2 with their message."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except OmnischedError as error:
+        print(f"omnisched {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,68 @@
+"""The report of one run: per-task table against the foundation, learning curves, timings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from omnisched.eval.evaluate import headline_table
+from omnisched.train.logging import read_metrics
+
+
+def plot_learning_curves(metrics_path: Path, out: Path) -> Path:
+    """PNG of per-task training loss and gradient norm over steps."""
+    records = [r for r in read_metrics(metrics_path) if "step" in r]
+    curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for record in records:
+        for key, value in record.items():
+            if key.startswith("loss/") and value is not None:
+                curves[key.removeprefix("loss/")].append((record["step"], value))
+    figure = Figure(figsize=(11, 4))
+    loss_axis, grad_axis = figure.subplots(1, 2)
+    for task, points in sorted(curves.items()):
+        steps, values = zip(*points, strict=True)
+        loss_axis.plot(steps, values, label=task)
+    loss_axis.set(xlabel="step", ylabel="training loss (answer tokens)", title="loss per task")
+    loss_axis.set_yscale("log")
+    loss_axis.legend()
+    grad_axis.plot([r["step"] for r in records], [r["grad_norm"] for r in records], color="gray")
+    grad_axis.set(xlabel="step", ylabel="gradient norm", title="gradient norm")
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+    return out
+
+
+def write_run_report(
+    run_dir: Path,
+    title: str,
+    results: dict[str, dict[str, dict]],
+    notes: list[str],
+) -> Path:
+    """Writes ``REPORT.md`` with the headline table of every evaluated model, the learning
+    curves and free-form notes (timings, settings)."""
+    run_dir = Path(run_dir)
+    curves = plot_learning_curves(run_dir / "metrics.jsonl", run_dir / "learning_curves.png")
+    lines = [
+        f"# {title}",
+        "",
+        "## Per-task results (test split, speech)",
+        "",
+        headline_table(results),
+        "",
+        "CER on normalized Arabic (OAAL normalization, ة/ى folding off); ROUGE-L F with a "
+        "Unicode tokenizer; macro-F1 over the full label set, unparseable outputs counted wrong.",
+        "",
+        "## Learning curves",
+        "",
+        f"![learning curves]({curves.name})",
+        "",
+        "## Run",
+        "",
+        *[f"- {note}" for note in notes],
+        "",
+    ]
+    report = run_dir / "REPORT.md"
+    report.write_text("\n".join(lines), encoding="utf-8")
+    return report

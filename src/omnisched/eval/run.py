@@ -1,0 +1,69 @@
+"""Evaluation of a training run or of a bare model directory, written to disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from omnisched.config import EvalSettings, Recipe, load_recipe
+from omnisched.data.manifest import load_split
+from omnisched.eval.evaluate import evaluate_examples, headline_table
+from omnisched.models.loading import load_finetuned, load_pretrained
+from omnisched.train.loop import FINAL
+
+
+def _write(out: Path, name: str, split: str, results: dict, settings: EvalSettings) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(
+        json.dumps({"split": split, "tasks": results}, indent=2, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    fold = "on" if settings.fold_ta_marbuta_alef_maqsura else "off"
+    (out / "eval.md").write_text(
+        f"# Evaluation of {name} on {split}\n\nArabic normalization: OAAL, ة/ى folding {fold}.\n\n"
+        + headline_table({name: results})
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def _examples(recipe: Recipe, corpus: Path, split: str, tasks: list[str]):
+    rows = load_split(corpus, split)
+    return [e for e in rows if e.task in tasks and e.modality in recipe.schedule.modalities]
+
+
+def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -> dict:
+    """Evaluates a run's final weights on its recipe's tasks; writes eval.json and eval.md."""
+    run_dir = Path(run_dir)
+    recipe = load_recipe(run_dir / "recipe.yaml")
+    settings = recipe.eval.model_copy(
+        update={"limit_per_task": limit or recipe.eval.limit_per_task}
+    )
+    model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL)
+    examples = _examples(recipe, recipe.corpus, split, recipe.schedule.tasks)
+    results = evaluate_examples(
+        model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
+    )
+    _write(run_dir, recipe.name, split, results, settings)
+    return results
+
+
+def evaluate_model(
+    model_dir: Path,
+    corpus: Path,
+    split: str,
+    tasks: list[str],
+    out: Path | None = None,
+    limit: int | None = None,
+    settings: EvalSettings | None = None,
+) -> dict:
+    """Evaluates a model directory as it is (speech rows of ``tasks``)."""
+    settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
+    out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
+    model, tokenizer = load_pretrained(model_dir)
+    examples = [e for e in load_split(corpus, split) if e.task in tasks and e.modality == "speech"]
+    results = evaluate_examples(
+        model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
+    )
+    _write(out, Path(model_dir).name, split, results, settings)
+    return results

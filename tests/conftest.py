@@ -1,0 +1,48 @@
+"""Shared fixtures: a small synthesized corpus and a tiny foundation, built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from omnisched.config import PretrainSettings  # noqa: E402
+from omnisched.models.tiny import TinySize  # noqa: E402
+
+MICRO = TinySize(
+    audio_layers=1,
+    audio_width=64,
+    audio_heads=2,
+    text_layers=1,
+    text_width=64,
+    text_heads=2,
+    text_kv_heads=1,
+)
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real synthesized corpus with 12 train speech rows per task."""
+    from omnisched.data.synth.corpus import synthesize_corpus
+
+    root = tmp_path_factory.mktemp("corpus") / "small"
+    synthesize_corpus(root, size=12, seed=3, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def micro_foundation(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro foundation pre-trained for a few steps on ``small_corpus`` (saved to disk)."""
+    from omnisched.train.pretrain import pretrain
+
+    out = tmp_path_factory.mktemp("foundation")
+    settings = PretrainSettings(
+        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1
+    )
+    pretrain(small_corpus, out, settings)
+    return out
