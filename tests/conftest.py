@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from omnisched.config import PretrainSettings  # noqa: E402
-from omnisched.models.tiny import TinySize  # noqa: E402
+from omnisched.config import PretrainSettings
+from omnisched.models.tiny import TinySize
 
 MICRO = TinySize(
     audio_layers=1,

@@ -1,0 +1,100 @@
+"""The skeleton end to end on a real synthesized corpus: pretrain (cached), train, eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from tests.conftest import MICRO
+
+from omnisched.cli import main
+from omnisched.config import PretrainSettings
+from omnisched.models.loading import load_finetuned, load_pretrained
+from omnisched.train.logging import read_metrics
+from omnisched.train.pretrain import pretrain
+
+TASKS = ["asr", "ssum", "dialect", "emotion"]
+
+
+def test_pretrained_foundation_is_saved_and_reused(small_corpus: Path, micro_foundation: Path):
+    card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
+    assert card["asr_test"]["cer"] >= 0 and card["asr_test"]["num_pairs"] > 0
+    weights = micro_foundation / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    settings = PretrainSettings(
+        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1
+    )
+    assert pretrain(small_corpus, micro_foundation, settings) == card
+    assert weights.stat().st_mtime_ns == before
+    assert not list(micro_foundation.glob("*.bin")) and not list(micro_foundation.glob("*.pt"))
+
+
+@pytest.fixture(scope="module")
+def trained_run(small_corpus: Path, micro_foundation: Path, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    recipe = {
+        "name": "skeleton",
+        "corpus": str(small_corpus),
+        "model": {"path": str(micro_foundation)},
+        "schedule": {"strategy": "uniform", "tasks": TASKS},
+        "train": {"steps": 6, "batch_size": 8, "lr": 1e-2, "checkpoint_every": 2, "log_every": 1},
+        "eval": {"batch_size": 16, "max_new_tokens": 8},
+    }
+    path = run / "recipe.in.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    assert main(["train", "--recipe", str(path), "--run-dir", str(run)]) == 0
+    return run
+
+
+def test_training_logs_per_task_metrics_and_checkpoints(trained_run: Path):
+    records = [r for r in read_metrics(trained_run / "metrics.jsonl") if "step" in r]
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
+    for record in records:
+        assert record["grad_norm"] > 0 and record["lr"] > 0 and record["examples_per_s"] > 0
+    seen = {key.removeprefix("loss/") for r in records for key in r if key.startswith("loss/")}
+    assert seen == set(TASKS)
+    assert sorted(p.name for p in (trained_run / "checkpoints").iterdir()) == [
+        "step-000004",
+        "step-000006",
+    ]
+    state = json.loads((trained_run / "checkpoints/step-000004/trainer_state.json").read_text())
+    assert state["sampler"]["step"] == 4
+
+
+def test_only_lora_weights_change(trained_run: Path, micro_foundation: Path):
+    adapter = load_file(str(trained_run / "final" / "adapter_model.safetensors"))
+    assert adapter and all("lora_" in name for name in adapter)
+    base, _ = load_pretrained(micro_foundation)
+    tuned, _ = load_finetuned(micro_foundation, trained_run / "final")
+    base_state, tuned_state = base.state_dict(), tuned.state_dict()
+    for name, value in base_state.items():
+        if "audio_tower" in name:  # encoder and aligner are frozen
+            assert torch.equal(value, tuned_state[name]), name
+    changed = [n for n, v in base_state.items() if not torch.equal(v, tuned_state[n])]
+    assert changed and all("language_model" in n and "_proj" in n for n in changed)
+
+
+def test_resume_continues_from_the_last_checkpoint(trained_run: Path, capsys):
+    recipe = trained_run / "recipe.yaml"
+    assert (
+        main(["train", "--recipe", str(recipe), "--run-dir", str(trained_run), "--steps", "8"]) == 0
+    )
+    assert "resuming from" in capsys.readouterr().out
+    steps = [r["step"] for r in read_metrics(trained_run / "metrics.jsonl") if "step" in r]
+    assert steps == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_eval_writes_per_task_metrics(trained_run: Path):
+    assert main(["eval", "--run", str(trained_run), "--limit", "6"]) == 0
+    results = json.loads((trained_run / "eval.json").read_text(encoding="utf-8"))["tasks"]
+    assert set(results) == set(TASKS)
+    assert results["asr"]["cer"] >= 0
+    assert 0 <= results["dialect"]["macro_f1"] <= 1
+    assert len(results["emotion"]["confusion"]) == 5  # four labels and "unparsed"
+    predictions = (trained_run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(predictions) == 4 * 6
+    assert "| dialect | macro_f1 ↑ |" in (trained_run / "eval.md").read_text(encoding="utf-8")

@@ -1,0 +1,54 @@
+"""Recipe loading: errors name the file, the field and the allowed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnisched.config import load_recipe
+from omnisched.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_demo_recipe_loads():
+    recipe = load_recipe(REPO / "recipes" / "demo.yaml")
+    assert recipe.schedule.tasks == ["asr", "ssum", "dialect", "emotion"]
+    assert recipe.model.freeze.audio_encoder and recipe.model.freeze.aligner
+    assert recipe.model.lora is not None and (recipe.model.lora.r, recipe.model.lora.alpha) == (
+        16,
+        32,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("name: x\nschedule: {tasks: [asr, translation]}\n", "field 'schedule.tasks'"),
+        ("name: x\nschedule: {strategy: magic}\n", "'uniform'"),
+        ("name: x\ntrain: {steps: -1}\n", "field 'train.steps'"),
+        ("name: x\ntrain: {stepz: 10}\n", "field 'train.stepz'"),
+        ("name: x\nmodel: {lora: {r: 0}}\n", "field 'model.lora.r'"),
+        ("- just\n- a list\n", "must be a YAML mapping"),
+        ("name: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_recipes_name_the_field(tmp_path: Path, text: str, needle: str):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_recipe(path)
+    assert str(path) in str(error.value)
+    assert needle in str(error.value)
+
+
+def test_yaml_is_read_safely(tmp_path: Path):
+    path = write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_recipe(path)

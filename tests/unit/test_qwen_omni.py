@@ -1,0 +1,98 @@
+"""The Qwen2.5-Omni adapter on the real thinker class at micro size, with real eSpeak audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tests.conftest import MICRO
+
+from omnisched.data.audio import resample, to_float
+from omnisched.data.dataset import LoadedExample
+from omnisched.data.example import Example
+from omnisched.data.synth.espeak import Prosody, speaker
+from omnisched.models import tokenizer as tok
+from omnisched.models.qwen_omni import IGNORE_INDEX, QwenOmniAdapter
+from omnisched.models.tiny import build_tiny
+from omnisched.tasks import TASKS
+
+SENTENCES = ["ذهب الولد إلى المدرسة", "شربت البنت القهوة في الصباح الباكر"]
+
+
+def spoken(text: str) -> np.ndarray:
+    voice = speaker()
+    return resample(to_float(voice.synthesize(text, "ar+m3", Prosody())), voice.sample_rate)
+
+
+@pytest.fixture(scope="module")
+def adapter() -> QwenOmniAdapter:
+    torch.manual_seed(0)
+    prompts = [task.prompt("ar") for task in TASKS.values()]
+    tokenizer = tok.train_tokenizer(SENTENCES * 5 + prompts, vocab_size=400)
+    return QwenOmniAdapter(build_tiny(tokenizer, MICRO).eval(), tokenizer)
+
+
+@pytest.fixture(scope="module")
+def items() -> list[LoadedExample]:
+    speech = [
+        LoadedExample(
+            Example(
+                id=f"s{i}",
+                task="asr",
+                modality="speech",
+                language="ar",
+                audio=f"s{i}.flac",
+                duration_s=1.0,
+                target=text,
+            ),
+            spoken(text),
+        )
+        for i, text in enumerate(SENTENCES)
+    ]
+    text = LoadedExample(
+        Example(
+            id="t0",
+            task="dialect",
+            modality="text",
+            language="ar",
+            input_text=SENTENCES[0],
+            target="msa",
+            label="msa",
+        ),
+        None,
+    )
+    return [*speech, text]
+
+
+def test_audio_placeholders_match_what_the_audio_tower_emits(adapter, items):
+    batch = adapter.collate(items)
+    placeholders = (batch["input_ids"] == adapter.audio_id).sum(-1).tolist()
+    features = adapter.thinker.get_audio_features(
+        batch["input_features"], batch["feature_attention_mask"]
+    ).last_hidden_state
+    assert placeholders[2] == 0
+    assert sum(placeholders) == features.shape[0]
+    expected = [len(w.waveform) // 160 for w in items[:2]]  # 100 mel frames per second
+    assert batch["feature_attention_mask"].sum(-1).tolist() == expected
+    assert adapter.model(**batch).loss.isfinite()
+
+
+def test_only_the_answer_is_supervised(adapter, items):
+    batch = adapter.collate(items)
+    for row, item in enumerate(items):
+        supervised = batch["labels"][row][batch["labels"][row] != IGNORE_INDEX]
+        assert supervised[-1].item() == adapter.end_id
+        assert adapter.tokenizer.decode(supervised[:-1]) == item.example.target
+
+
+def test_per_example_loss_matches_the_model_loss_for_one_example(adapter, items):
+    batch = adapter.collate(items[:1])
+    output = adapter.model(**batch)
+    mine = adapter.per_example_loss(output.logits, batch["labels"])
+    assert mine.item() == pytest.approx(output.loss.item(), rel=1e-4)
+
+
+def test_batched_generation_equals_one_by_one(adapter, items):
+    together = adapter.generate(items, max_new_tokens=6)
+    alone = [adapter.generate([item], max_new_tokens=6)[0] for item in items]
+    assert together == alone
