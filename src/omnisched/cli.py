@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Runs one sub-command; omnisched's own errors exit 2 with their message."""
     args = build_parser().parse_args(argv)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # our own bars say what is going on
     try:
         args.func(args)
     except OmnischedError as error:

@@ -111,6 +111,10 @@ class PretrainSettings(_Strict):
     batch_size: int = Field(16, gt=0)
     lr: float = Field(1e-3, gt=0)
     warmup_steps: int = Field(100, ge=0)
+    max_grad_norm: float = Field(5.0, gt=0)
+    aligner_ctc_weight: float = Field(
+        0.3, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
+    )
     seed: int = 0
 
 

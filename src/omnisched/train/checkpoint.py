@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -58,8 +59,10 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: dict,
+    extra: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> Path:
-    """Writes an atomic checkpoint of the trainable weights, optimizer and trainer state."""
+    """Writes an atomic checkpoint of the trainable weights, optimizer and trainer state;
+    ``extra`` maps file names to further tensor dicts (saved as safetensors)."""
 
     def fill(directory: Path) -> None:
         model.save_pretrained(directory)
@@ -68,6 +71,8 @@ def save_checkpoint(
             directory / OPTIMIZER_FILE,
         )
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        for name, tensors in (extra or {}).items():
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / name))
 
     return write_atomically(target, fill)
 

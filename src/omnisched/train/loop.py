@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -40,6 +41,7 @@ from omnisched.train.logging import MetricsLog
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
 KEEP_CHECKPOINTS = 2
+AUXILIARY_FILE = "auxiliary.safetensors"
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -62,12 +64,19 @@ def _prune_checkpoints(run_dir: Path) -> None:
 
 
 def train(
-    recipe: Recipe, run_dir: Path, strict: bool = False, examples: list[Example] | None = None
+    recipe: Recipe,
+    run_dir: Path,
+    strict: bool = False,
+    examples: list[Example] | None = None,
+    auxiliary: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
 ) -> Path:
     """Fine-tunes the recipe's model on its schedule; resumes from the last checkpoint of
     ``run_dir`` if there is one. Returns the directory of the final weights.
 
     ``examples`` replaces the corpus' train split (pre-training passes its ASR view of it).
+    ``auxiliary`` builds, from the model, a module whose ``forward(inputs)`` is a loss added
+    to the model's (pre-training's aligner CTC); it trains and checkpoints with the model but
+    is not part of the saved weights.
     """
     run_dir = Path(run_dir)
     settings = recipe.train
@@ -91,6 +100,7 @@ def train(
     model, tokenizer = load_pretrained(recipe.model.path)
     model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
     adapter = QwenOmniAdapter(model, tokenizer)
+    extra = auxiliary(model) if auxiliary is not None else None
     counts = parameter_counts(model)
     accelerator.print(
         "trainable parameters: "
@@ -105,8 +115,10 @@ def train(
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
     )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable += list(extra.parameters()) if extra is not None else []
     optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad],
+        trainable,
         lr=settings.lr,
         weight_decay=settings.weight_decay,
     )
@@ -115,6 +127,8 @@ def train(
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         _restore_weights(model, checkpoint)
+        if extra is not None:
+            extra.load_state_dict(load_file(str(checkpoint / AUXILIARY_FILE)))
         state = load_optimizer_state(checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -122,6 +136,8 @@ def train(
         accelerator.print(f"resuming from {checkpoint} at step {sampler.step}")
 
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    if extra is not None:
+        extra = extra.to(accelerator.device)
     loader = DataLoader(
         ExampleDataset(examples, recipe.corpus),
         batch_sampler=sampler,
@@ -147,25 +163,28 @@ def train(
         step += 1
         inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
         output = model(**inputs)
-        accelerator.backward(output.loss)
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+        loss = output.loss + extra(inputs) if extra is not None else output.loss
+        accelerator.backward(loss)
+        grad_norm = accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
 
         with torch.no_grad():
             losses = adapter.per_example_loss(output.logits, inputs["labels"]).tolist()
-        for task, loss in zip(tasks, losses, strict=True):
-            task_losses[task].append(loss)
+        for task, example_loss in zip(tasks, losses, strict=True):
+            task_losses[task].append(example_loss)
         window_examples += len(tasks) * accelerator.num_processes
         progress.update(1)
         progress.set_postfix(loss=f"{output.loss.item():.3f}")
+        total_loss = loss.item()
 
         if step % settings.log_every == 0 or step == settings.steps:
             elapsed = time.perf_counter() - window_start
             record = {
                 "step": step,
                 "loss": output.loss.item(),
+                "total_loss": total_loss,
                 "grad_norm": float(grad_norm),
                 "lr": scheduler.get_last_lr()[0],
                 "examples_per_s": window_examples / elapsed,
@@ -185,6 +204,7 @@ def train(
                 optimizer,
                 scheduler,
                 {"step": step, "sampler": sampler.state_dict(step)},
+                extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
             )
             _prune_checkpoints(run_dir)
     progress.close()

@@ -1,5 +1,9 @@
 """Pre-training of the tiny foundation: a corpus tokenizer, then ASR from scratch.
 
+The loss is the thinker's own next-token loss on the transcript plus, by default, an auxiliary
+CTC on the aligner output (``models.alignment``), which gets a from-scratch audio encoder
+learning long before the decoder starts to listen.
+
 This stands in for the pre-trained audio LM users fine-tune. Every train speech row, whatever
 its task, serves as an ASR example of its transcript; the result is saved with
 ``save_pretrained`` (safetensors) and cached: the same corpus and settings reuse it.
@@ -11,6 +15,7 @@ import hashlib
 import json
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 from omnisched.config import (
@@ -24,6 +29,7 @@ from omnisched.config import (
 )
 from omnisched.data.example import Example
 from omnisched.data.manifest import corpus_fingerprint, load_split
+from omnisched.models.alignment import AlignerCTC
 from omnisched.models.loading import load_pretrained
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
@@ -97,13 +103,19 @@ def pretrain(
             batch_size=settings.batch_size,
             lr=settings.lr,
             warmup_steps=settings.warmup_steps,
+            max_grad_norm=settings.max_grad_norm,
             weight_decay=0.01,
             checkpoint_every=max(settings.steps // 4, 1),
             seed=settings.seed,
         ),
         eval=EvalSettings(),
     )
-    final = train(recipe, out / "run", strict=strict, examples=speech)
+    auxiliary = None
+    if settings.aligner_ctc_weight > 0:
+        auxiliary = partial(
+            AlignerCTC, blank_id=tokenizer.pad_token_id, weight=settings.aligner_ctc_weight
+        )
+    final = train(recipe, out / "run", strict=strict, examples=speech, auxiliary=auxiliary)
     for file in final.iterdir():
         shutil.copy2(file, out / file.name)
 
