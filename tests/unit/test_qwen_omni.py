@@ -96,3 +96,20 @@ def test_batched_generation_equals_one_by_one(adapter, items):
     together = adapter.generate(items, max_new_tokens=6)
     alone = [adapter.generate([item], max_new_tokens=6)[0] for item in items]
     assert together == alone
+
+
+def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, items):
+    from omnisched.models.alignment import AlignerCTC
+
+    ctc = AlignerCTC(adapter.thinker, blank_id=adapter.tokenizer.pad_token_id, weight=1.0)
+    batch = adapter.collate(items)
+    adapter.model.zero_grad()
+    adapter.model(**batch)
+    loss = ctc(batch)
+    assert loss.item() > 0
+    loss.backward()
+    encoder_grad = adapter.thinker.model.audio_tower.conv1.weight.grad
+    assert encoder_grad is not None and encoder_grad.abs().sum() > 0
+    adapter.model.zero_grad()
+    adapter.model(**adapter.collate(items[2:]))  # a text-only batch has no audio to align
+    assert ctc(adapter.collate(items[2:])).item() == 0
