@@ -105,10 +105,10 @@ class Recipe(_Strict):
 class PretrainSettings(_Strict):
     """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
 
-    tokenizer_vocab: int = Field(1500, gt=300)
+    tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
-    steps: int = Field(1500, gt=0)
-    batch_size: int = Field(16, gt=0)
+    steps: int = Field(1200, gt=0)
+    batch_size: int = Field(8, gt=0)
     lr: float = Field(1e-3, gt=0)
     warmup_steps: int = Field(100, ge=0)
     max_grad_norm: float = Field(5.0, gt=0)

@@ -131,5 +131,6 @@ def _asr_test_scores(corpus: Path, foundation: Path, strict: bool) -> dict:
     from omnisched.eval.evaluate import evaluate_examples
 
     model, tokenizer = load_pretrained(foundation)
-    test = [e for e in load_split(corpus, "test", strict) if e.task == "asr"]
+    rows = load_split(corpus, "test", strict)
+    test = [e for e in rows if e.task == "asr" and e.modality == "speech"]
     return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]
