@@ -38,8 +38,8 @@ def _validate(args: argparse.Namespace) -> None:
     for row in quarantined:
         print(f"- {row.file}:{row.line} field '{row.field}': {row.reason}")
     if quarantined:
-        path = write_quarantine(args.corpus / "quarantine.jsonl", quarantined)
-        print(f"\nwritten to {args.corpus / 'quarantine.jsonl'} ({path} rows)")
+        count = write_quarantine(args.corpus / "quarantine.jsonl", quarantined)
+        print(f"\nwritten to {args.corpus / 'quarantine.jsonl'} ({count} rows)")
 
 
 def _pretrain(args: argparse.Namespace) -> None:

@@ -163,7 +163,7 @@ def train(
         step += 1
         inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
         output = model(**inputs)
-        loss = output.loss + extra(inputs) if extra is not None else output.loss
+        loss = output.loss if extra is None else output.loss + extra(inputs)
         accelerator.backward(loss)
         grad_norm = accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
         optimizer.step()
