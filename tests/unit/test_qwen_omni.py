@@ -113,3 +113,10 @@ def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, item
     adapter.model.zero_grad()
     adapter.model(**adapter.collate(items[2:]))  # a text-only batch has no audio to align
     assert ctc(adapter.collate(items[2:])).item() == 0
+
+
+def test_aligner_ctc_owns_only_its_head(adapter):
+    from omnisched.models.alignment import AlignerCTC
+
+    ctc = AlignerCTC(adapter.thinker, blank_id=adapter.tokenizer.pad_token_id, weight=1.0)
+    assert set(ctc.state_dict()) == {"head.weight", "head.bias"}

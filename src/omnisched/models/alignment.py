@@ -28,9 +28,10 @@ class AlignerCTC(nn.Module):
         self.blank_id = blank_id
         self.audio_token_id = config.audio_token_id
         self.weight = weight
-        self._audio_tower = thinker.model.audio_tower
+        tower = thinker.model.audio_tower  # not kept as a submodule: its weights are the model's
+        self._output_lengths = tower._get_feat_extract_output_lengths
         self._captured: torch.Tensor | None = None
-        self._audio_tower.register_forward_hook(self._capture)
+        tower.register_forward_hook(self._capture)
 
     def _capture(self, _module: nn.Module, _inputs: tuple, output) -> None:
         self._captured = output.last_hidden_state
@@ -40,7 +41,7 @@ class AlignerCTC(nn.Module):
         if self._captured is None or "feature_attention_mask" not in inputs:
             return torch.zeros((), device=inputs["input_ids"].device)
         frames = inputs["feature_attention_mask"].sum(-1)
-        _, counts = self._audio_tower._get_feat_extract_output_lengths(frames)
+        _, counts = self._output_lengths(frames)
         log_probs = torch.log_softmax(self.head(self._captured).float(), dim=-1)
         per_row = torch.split(log_probs, counts.tolist())
         padded = nn.utils.rnn.pad_sequence(per_row)  # (time, batch, vocab)
