@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omnisched.config import EvalSettings, Recipe, load_recipe
+from omnisched.config import EvalSettings, load_recipe
+from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
 from omnisched.eval.evaluate import evaluate_examples, headline_table
 from omnisched.models.loading import load_finetuned, load_pretrained
@@ -27,9 +28,10 @@ def _write(out: Path, name: str, split: str, results: dict, settings: EvalSettin
     )
 
 
-def _examples(recipe: Recipe, corpus: Path, split: str, tasks: list[str]):
+def _rows(corpus: Path, split: str, tasks: list[str], modalities: list[str]) -> list[Example]:
+    """The rows of ``split`` whose task and modality are asked for."""
     rows = load_split(corpus, split)
-    return [e for e in rows if e.task in tasks and e.modality in recipe.schedule.modalities]
+    return [e for e in rows if e.task in tasks and e.modality in modalities]
 
 
 def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -> dict:
@@ -40,7 +42,8 @@ def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -
         update={"limit_per_task": limit or recipe.eval.limit_per_task}
     )
     model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL)
-    examples = _examples(recipe, recipe.corpus, split, recipe.schedule.tasks)
+    schedule = recipe.schedule
+    examples = _rows(recipe.corpus, split, schedule.tasks, schedule.modalities)
     results = evaluate_examples(
         model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
     )
@@ -61,7 +64,7 @@ def evaluate_model(
     settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
     out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
     model, tokenizer = load_pretrained(model_dir)
-    examples = [e for e in load_split(corpus, split) if e.task in tasks and e.modality == "speech"]
+    examples = _rows(corpus, split, tasks, ["speech"])
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
     )
