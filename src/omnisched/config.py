@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from omnisched.errors import ConfigError
 from omnisched.models.tiny import TinySize
-from omnisched.tasks import TASKS
+from omnisched.schedule.recipes import Schedule, UniformSchedule
 
 
 class _Strict(BaseModel):
@@ -48,24 +48,6 @@ class ModelSettings(_Strict):
     freeze: FreezeSettings = FreezeSettings()
 
 
-class ScheduleSettings(_Strict):
-    """What goes into each batch. ``uniform``: one phase, proportional mixture, random batches."""
-
-    strategy: Literal["uniform"] = "uniform"
-    tasks: list[str] = ["asr", "ssum", "dialect", "emotion"]
-    modalities: list[Literal["speech", "text"]] = ["speech"]
-
-    @field_validator("tasks")
-    @classmethod
-    def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(TASKS)}")
-        if not tasks:
-            raise ValueError("at least one task is needed")
-        return tasks
-
-
 class TrainSettings(_Strict):
     """Optimization and bookkeeping of the training loop."""
 
@@ -85,6 +67,7 @@ class EvalSettings(_Strict):
     """Evaluation after training: split, generation budget, normalization option."""
 
     split: str = "test"
+    modalities: list[Literal["speech", "text"]] = ["speech"]
     batch_size: int = Field(32, gt=0)
     max_new_tokens: int = Field(96, gt=0)
     fold_ta_marbuta_alef_maqsura: bool = False
@@ -97,9 +80,17 @@ class Recipe(_Strict):
     name: str
     corpus: Path = Path("runs/corpus")
     model: ModelSettings = ModelSettings()
-    schedule: ScheduleSettings = ScheduleSettings()
+    schedule: Schedule = UniformSchedule(strategy="uniform")
     train: TrainSettings = TrainSettings()
     eval: EvalSettings = EvalSettings()
+    cache: Path = Field(Path("runs/cache"), description="aligner embeddings and other caches")
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _uniform_by_default(cls, schedule: object) -> object:
+        if isinstance(schedule, dict) and "strategy" not in schedule:
+            return {"strategy": "uniform", **schedule}
+        return schedule
 
 
 class PretrainSettings(_Strict):

@@ -55,7 +55,9 @@ def trained_run(small_corpus: Path, micro_foundation: Path, tmp_path_factory) ->
 
 
 def test_training_logs_per_task_metrics_and_checkpoints(trained_run: Path):
-    records = [r for r in read_metrics(trained_run / "metrics.jsonl") if "step" in r]
+    log = read_metrics(trained_run / "metrics.jsonl")
+    records = [r for r in log if "event" not in r]
+    assert [r["phase"] for r in log if r.get("event") == "phase"] == ["uniform"]
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6]
     for record in records:
         assert record["grad_norm"] > 0 and record["lr"] > 0 and record["examples_per_s"] > 0
@@ -88,8 +90,9 @@ def test_resume_continues_from_the_last_checkpoint(trained_run: Path, capsys):
         main(["train", "--recipe", str(recipe), "--run-dir", str(trained_run), "--steps", "8"]) == 0
     )
     assert "resuming from" in capsys.readouterr().out
-    steps = [r["step"] for r in read_metrics(trained_run / "metrics.jsonl") if "step" in r]
-    assert steps == [1, 2, 3, 4, 5, 6, 7, 8]
+    log = read_metrics(trained_run / "metrics.jsonl")
+    assert [r["step"] for r in log if "event" not in r] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["phase"] for r in log if r.get("event") == "phase"] == ["uniform"]
 
 
 def test_eval_writes_per_task_metrics(trained_run: Path):

@@ -31,7 +31,7 @@ def test_shipped_demo_recipe_loads():
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("name: x\nschedule: {tasks: [asr, translation]}\n", "field 'schedule.tasks'"),
+        ("name: x\nschedule: {tasks: [asr, translation]}\n", "field 'schedule.uniform.tasks'"),
         ("name: x\nschedule: {strategy: magic}\n", "'uniform'"),
         ("name: x\ntrain: {steps: -1}\n", "field 'train.steps'"),
         ("name: x\ntrain: {stepz: 10}\n", "field 'train.stepz'"),

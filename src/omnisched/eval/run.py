@@ -42,8 +42,7 @@ def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -
         update={"limit_per_task": limit or recipe.eval.limit_per_task}
     )
     model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL)
-    schedule = recipe.schedule
-    examples = _rows(recipe.corpus, split, schedule.tasks, schedule.modalities)
+    examples = _rows(recipe.corpus, split, recipe.schedule.tasks, recipe.eval.modalities)
     results = evaluate_examples(
         model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
     )

@@ -109,6 +109,30 @@ class QwenOmniAdapter:
         return losses.sum(-1) / counts
 
     @torch.no_grad()
+    def embed(self, items: list[LoadedExample]) -> torch.Tensor:
+        """Aligner embeddings [batch, width]: the mean of the audio-to-LLM projector's output
+        for speech rows, the mean input-token embedding of ``input_text`` for text rows."""
+        thinker = self.thinker
+        device = next(thinker.parameters()).device
+        rows: list[torch.Tensor | None] = [None] * len(items)
+        inputs, counts = self._audio_inputs(items)
+        if inputs:
+            output = thinker.get_audio_features(
+                inputs["input_features"].to(device, thinker.dtype),
+                inputs["feature_attention_mask"].to(device),
+            ).last_hidden_state
+            pooled = iter(part.mean(0) for part in torch.split(output, [c for c in counts if c]))
+            for row, item in enumerate(items):
+                if item.waveform is not None:
+                    rows[row] = next(pooled)
+        table = thinker.get_input_embeddings()
+        for row, item in enumerate(items):
+            if item.waveform is None:
+                ids = torch.tensor(self._text(item.example.input_text or ""), device=device)
+                rows[row] = table(ids).mean(0)
+        return torch.stack(rows).float()
+
+    @torch.no_grad()
     def generate(self, items: list[LoadedExample], max_new_tokens: int = 64) -> list[str]:
         """Greedy answers for a batch of examples."""
         inputs = self.collate(items, with_targets=False)

@@ -1,91 +1,193 @@
-"""ScheduledBatchSampler: a deterministic stream of global batches, sliced per rank.
+"""ScheduledBatchSampler: a plan as a deterministic stream of global batches, sliced per rank.
 
-Uniform mixing is the proportional mixture with the random composer: batches walk through a
-fresh permutation of the chosen examples every epoch, so pools appear in proportion to their
-size and no example repeats inside an epoch. Global batch ``s`` depends only on
-``(seed, s)``, so restoring at any step is O(1) and the global stream does not depend on the
-number of ranks; rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of every global batch.
+Global batch ``s`` comes from the phase active at ``s`` and that phase's composer; every random
+choice is seeded by ``(seed, phase, step)``, so the stream depends only on the plan and the
+seed. Rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of every global batch, so the union
+over ranks is the same stream at every world size. ``state_dict`` holds what the composers
+need to go on (cursors, used examples), so restoring at any step replays nothing.
+
+Data loaders draw batches ahead of training; the sampler keeps a snapshot of its state at each
+recent step so that ``state_dict(step)`` describes the step the trainer has reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
-import numpy as np
+import copy
+from collections.abc import Iterator
 
 from omnisched.errors import ConfigError
+from omnisched.schedule.plan import Plan, Plateau
+
+SNAPSHOTS = 256
+
+
+class PlateauTracker:
+    """Per-task training losses of a phase, and whether they have stopped improving."""
+
+    def __init__(self, settings: Plateau) -> None:
+        self.settings = settings
+        self.history: dict[str, list[float]] = {}
+
+    def observe(self, losses: dict[str, float]) -> bool:
+        """Adds one step's per-task losses; True once no task improves by the tolerance."""
+        keep = 2 * self.settings.window
+        for task, loss in losses.items():
+            self.history[task] = ([*self.history.get(task, []), float(loss)])[-keep:]
+        if not self.history or any(len(v) < keep for v in self.history.values()):
+            return False
+        window = self.settings.window
+        for values in self.history.values():
+            before = sum(values[:window]) / window
+            after = sum(values[window:]) / window
+            if before - after > self.settings.tolerance * abs(before):
+                return False
+        return True
 
 
 class ScheduledBatchSampler:
-    """Yields, for ``steps`` steps, this rank's share of each global batch of indices."""
+    """Yields, for the plan's steps, this rank's share of each global batch of indices.
+
+    With ``feedback`` the trainer reports per-task losses through ``observe`` and phases that
+    last ``until_plateau`` end on their losses; without it they end at their ``max_fraction``.
+    """
 
     def __init__(
         self,
-        indices: Sequence[int],
-        batch_size: int,
-        steps: int,
+        plan: Plan,
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        feedback: bool = False,
     ) -> None:
-        if not indices:
-            raise ConfigError("the schedule selects no examples: check tasks and modalities")
-        if batch_size % world_size:
+        if plan.batch_size % world_size:
             raise ConfigError(
-                f"batch_size {batch_size} must be a multiple of the world size {world_size}"
+                f"batch_size {plan.batch_size} must be a multiple of the world size {world_size}"
             )
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside a world of {world_size}")
-        self.indices = np.asarray(indices, dtype=np.int64)
-        self.batch_size = batch_size
-        self.steps = steps
+        self.plan = plan
+        self.batch_size = plan.batch_size
+        self.steps = plan.total_steps
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.feedback = feedback
         self.step = 0
-        self._epoch_order: tuple[int, np.ndarray] = (-1, self.indices)
+        self.phase = 0
+        self.boundaries: list[tuple[int, int]] = [(0, 0)]
+        self._snapshots: dict[int, dict] = {}
+        # Feedback from training, by phase index: live, never snapshotted.
+        self.observed = 0
+        self.switches: dict[int, int] = {}
+        self._trackers = {
+            phase.index: PlateauTracker(phase.spec.until_plateau)
+            for phase in plan.phases
+            if phase.spec.until_plateau is not None
+        }
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        """The order of epoch ``epoch``; the last one is kept, as batches walk epochs in turn."""
-        if self._epoch_order[0] != epoch:
-            rng = np.random.default_rng([self.seed, epoch])
-            self._epoch_order = (epoch, self.indices[rng.permutation(len(self.indices))])
-        return self._epoch_order[1]
+    @property
+    def phase_start(self) -> int:
+        return self.boundaries[-1][0]
 
-    def global_batch(self, step: int) -> list[int]:
-        """The indices of global batch ``step`` across all ranks."""
-        size = len(self.indices)
-        start = step * self.batch_size
-        batch: list[int] = []
-        while len(batch) < self.batch_size:
-            epoch, offset = divmod(start + len(batch), size)
-            take = min(self.batch_size - len(batch), size - offset)
-            batch.extend(self._permutation(epoch)[offset : offset + take].tolist())
+    def _phase_end(self) -> int | None:
+        """The first step after the current phase, if known now."""
+        phase = self.plan.phases[self.phase]
+        if phase.steps is not None:
+            return self.phase_start + phase.steps
+        if phase.spec.until_plateau is None:
+            return None
+        latest = max(
+            self.phase_start + 1, round(phase.spec.until_plateau.max_fraction * self.steps)
+        )
+        if self.phase in self.switches:
+            return min(self.switches[self.phase], latest)
+        if self.feedback and self.step > self.observed + phase.spec.until_plateau.delay:
+            raise ConfigError(
+                f"the data loader runs more than {phase.spec.until_plateau.delay} batches ahead "
+                "of training; raise until_plateau.delay above its prefetch depth"
+            )
+        return latest if not self.feedback else None
+
+    def _enter_next_phases(self) -> None:
+        while self.phase + 1 < len(self.plan.phases):
+            end = self._phase_end()
+            if end is None or self.step < end:
+                return
+            self.phase += 1
+            self.boundaries.append((self.step, self.phase))
+
+    def next_global_batch(self) -> list[int]:
+        """The indices of the next global batch across all ranks."""
+        self._snapshots[self.step] = self.state_dict()
+        self._snapshots.pop(self.step - SNAPSHOTS, None)
+        self._enter_next_phases()
+        phase = self.plan.phases[self.phase]
+        batch = phase.composer.compose(self.step - self.phase_start, self.batch_size)
+        self.step += 1
         return batch
 
     def __iter__(self) -> Iterator[list[int]]:
         while self.step < self.steps:
-            batch = self.global_batch(self.step)[self.rank :: self.world_size]
-            self.step += 1
-            yield batch
+            yield self.next_global_batch()[self.rank :: self.world_size]
 
     def __len__(self) -> int:
         return self.steps - self.step
 
-    def state_dict(self, step: int | None = None) -> dict[str, int]:
-        """What resuming needs: the next step and the stream's identity.
+    def _phase_index_at(self, step: int) -> int:
+        return max(index for start, index in self.boundaries if start <= step)
 
-        Data loaders draw batches ahead of training, so the trainer passes the number of
-        batches it has consumed as ``step``; by default, the number this sampler has yielded.
-        """
-        step = self.step if step is None else step
-        return {"step": step, "seed": self.seed, "batch_size": self.batch_size}
+    def phase_at(self, step: int) -> str:
+        """The name of the phase global batch ``step`` was drawn from (already drawn steps)."""
+        return self.plan.phases[self._phase_index_at(step)].name
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def observe(self, step: int, losses: dict[str, float]) -> None:
+        """Training has finished ``step`` steps; ``losses`` are the last batch's per-task
+        losses (the same on every rank). A plateau ends its phase ``delay`` steps later."""
+        self.observed = step
+        phase = self._phase_index_at(step - 1)
+        tracker = self._trackers.get(phase)
+        if tracker is not None and phase not in self.switches and tracker.observe(losses):
+            self.switches[phase] = step + tracker.settings.delay
+
+    def state_dict(self, step: int | None = None) -> dict:
+        """What resuming at ``step`` (default: the next batch this sampler draws) needs."""
+        if step is not None and step != self.step:
+            if step not in self._snapshots:
+                raise ConfigError(f"no sampler state kept for step {step}")
+            return copy.deepcopy(self._snapshots[step]) | self._feedback_state()
+        return {
+            "step": self.step,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "phases": [phase.name for phase in self.plan.phases],
+            "phase": self.phase,
+            "boundaries": [list(b) for b in self.boundaries],
+            "composer": copy.deepcopy(self.plan.phases[self.phase].composer.state_dict()),
+        } | self._feedback_state()
+
+    def _feedback_state(self) -> dict:
+        return {
+            "observed": self.observed,
+            "switches": {str(k): v for k, v in self.switches.items()},
+            "plateau": {str(k): list(t.history.items()) for k, t in self._trackers.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
         """Continues at ``state['step']`` without replaying earlier batches."""
-        if state["seed"] != self.seed or state["batch_size"] != self.batch_size:
+        identity = (self.seed, self.batch_size, [p.name for p in self.plan.phases])
+        if (state["seed"], state["batch_size"], state["phases"]) != identity:
             raise ConfigError(
-                "sampler state was saved with another seed or batch size; "
-                f"saved {state}, this run has seed {self.seed}, batch_size {self.batch_size}"
+                "sampler state was saved with another seed, batch size or plan: saved "
+                f"seed {state['seed']}, batch_size {state['batch_size']}, phases "
+                f"{state['phases']}; this run has seed {identity[0]}, batch_size "
+                f"{identity[1]}, phases {identity[2]}"
             )
         self.step = int(state["step"])
+        self.phase = int(state["phase"])
+        self.boundaries = [tuple(b) for b in state["boundaries"]]
+        self.observed = int(state["observed"])
+        self.switches = {int(k): int(v) for k, v in state["switches"].items()}
+        for index, history in state["plateau"].items():
+            self._trackers[int(index)].history = {task: list(v) for task, v in history}
+        self.plan.phases[self.phase].composer.load_state_dict(copy.deepcopy(state["composer"]))
+        self._snapshots.clear()

@@ -30,6 +30,9 @@ from omnisched.data.manifest import load_split
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
 from omnisched.models.qwen_omni import QwenOmniAdapter
+from omnisched.schedule.embeddings import model_embeddings
+from omnisched.schedule.plan import build_plan
+from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.train.checkpoint import (
     load_optimizer_state,
@@ -63,6 +66,18 @@ def _prune_checkpoints(run_dir: Path) -> None:
         shutil.rmtree(old)
 
 
+def _global_task_means(
+    accelerator: Accelerator, tasks: list[str], losses: list[float], names: list[str]
+) -> dict[str, float]:
+    """Each task's mean example loss in this step's global batch (the same on every rank)."""
+    sums = torch.zeros(2, len(names), device=accelerator.device)
+    for task, loss in zip(tasks, losses, strict=True):
+        sums[0, names.index(task)] += loss
+        sums[1, names.index(task)] += 1
+    sums = accelerator.reduce(sums, reduction="sum")
+    return {n: (sums[0, i] / sums[1, i]).item() for i, n in enumerate(names) if sums[1, i] > 0}
+
+
 def train(
     recipe: Recipe,
     run_dir: Path,
@@ -92,12 +107,25 @@ def train(
     if examples is None:
         quarantine = run_dir / "quarantine.jsonl"
         examples = load_split(recipe.corpus, "train", strict, quarantine=quarantine)
-    chosen = [
-        index
-        for index, example in enumerate(examples)
-        if example.task in recipe.schedule.tasks and example.modality in recipe.schedule.modalities
-    ]
+    examples = select_examples(recipe.schedule, examples)
     model, tokenizer = load_pretrained(recipe.model.path)
+    embeddings = None
+    if recipe.schedule.uses_embeddings:
+        embeddings = model_embeddings(
+            recipe.model.path,
+            examples,
+            recipe.corpus,
+            recipe.cache,
+            adapter=QwenOmniAdapter(model, tokenizer),
+        )
+    plan = build_plan(
+        recipe.schedule.phases(),
+        examples,
+        settings.batch_size,
+        settings.steps,
+        settings.seed,
+        embeddings,
+    )
     model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
     adapter = QwenOmniAdapter(model, tokenizer)
     extra = auxiliary(model) if auxiliary is not None else None
@@ -108,12 +136,11 @@ def train(
     )
 
     sampler = ScheduledBatchSampler(
-        chosen,
-        settings.batch_size,
-        settings.steps,
+        plan,
         seed=settings.seed,
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
+        feedback=True,
     )
     trainable = [p for p in model.parameters() if p.requires_grad]
     trainable += list(extra.parameters()) if extra is not None else []
@@ -147,7 +174,8 @@ def train(
     )
     log = MetricsLog(run_dir / "metrics.jsonl")
     if accelerator.is_main_process and sampler.step == 0:
-        log.write({"event": "start", "parameters": counts, "examples": len(chosen)})
+        log.write({"event": "start", "parameters": counts, "examples": len(examples)})
+        log.write({"event": "plan", "phases": plan.describe()})
 
     model.train()
     task_losses: dict[str, list[float]] = defaultdict(list)
@@ -159,6 +187,8 @@ def train(
         disable=not accelerator.is_main_process,
     )
     step = sampler.step
+    task_names = sorted(recipe.schedule.tasks)
+    current_phase = sampler.phase_at(step - 1) if step else None
     for inputs, tasks in loader:
         step += 1
         inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
@@ -174,6 +204,11 @@ def train(
             losses = adapter.per_example_loss(output.logits, inputs["labels"]).tolist()
         for task, example_loss in zip(tasks, losses, strict=True):
             task_losses[task].append(example_loss)
+        sampler.observe(step, _global_task_means(accelerator, tasks, losses, task_names))
+        if (phase := sampler.phase_at(step - 1)) != current_phase:
+            current_phase = phase
+            if accelerator.is_main_process:
+                log.write({"event": "phase", "step": step - 1, "phase": phase})
         window_examples += len(tasks) * accelerator.num_processes
         progress.update(1)
         progress.set_postfix(loss=f"{output.loss.item():.3f}")

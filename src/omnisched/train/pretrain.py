@@ -24,7 +24,6 @@ from omnisched.config import (
     ModelSettings,
     PretrainSettings,
     Recipe,
-    ScheduleSettings,
     TrainSettings,
 )
 from omnisched.data.example import Example
@@ -33,6 +32,7 @@ from omnisched.models.alignment import AlignerCTC
 from omnisched.models.loading import load_pretrained
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
+from omnisched.schedule.recipes import UniformSchedule
 from omnisched.tasks import LANGUAGES, TASKS
 from omnisched.train.loop import train
 
@@ -97,7 +97,7 @@ def pretrain(
             lora=None,
             freeze=FreezeSettings(audio_encoder=False, aligner=False, llm=False),
         ),
-        schedule=ScheduleSettings(tasks=["asr"], modalities=["speech"]),
+        schedule=UniformSchedule(strategy="uniform", tasks=["asr"], modalities=["speech"]),
         train=TrainSettings(
             steps=settings.steps,
             batch_size=settings.batch_size,

@@ -1,0 +1,234 @@
+"""Plans: a list of phases, each with a length, a mixture over pools and a composer.
+
+Every strategy compiles to phase specs (``schedule.recipes``); ``build_plan`` turns them into
+phases over one corpus: it selects each phase's pools, resolves its length in steps and builds
+its composer. A phase lasts a number of steps, a fraction of training, a number of epochs of a
+named pool group, until the training losses plateau, or (the last phase) to the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from omnisched.data.example import Example
+from omnisched.errors import ConfigError
+from omnisched.schedule.composers import (
+    Composer,
+    DiverseComposer,
+    RandomComposer,
+    ShuffleComposer,
+    Stratum,
+)
+from omnisched.schedule.mixture import Mixture, pool_weights
+from omnisched.schedule.pools import PoolKey, group_pools
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Plateau(_Strict):
+    """Ends a phase when every task's training loss has stopped improving.
+
+    Compares the mean loss of the last ``window`` observations of each task with the ``window``
+    before; when none improved by more than ``tolerance`` (relative), the phase ends ``delay``
+    steps later (batches already drawn ahead by the data loader are not re-planned). By
+    ``max_fraction`` of training it ends anyway; that is also where previews place the switch.
+    """
+
+    window: int = Field(25, gt=0)
+    tolerance: float = Field(0.01, ge=0)
+    delay: int = Field(16, ge=1)
+    max_fraction: float = Field(0.8, gt=0, le=1)
+
+
+class DiversitySettings(_Strict):
+    """ADS: candidates per pick, and k-means pseudo-labels for tasks without labels."""
+
+    window: int = Field(32, ge=1, description="candidates looked at for each pick")
+    clusters: int = Field(8, ge=1, description="pseudo-labels for tasks without labels")
+
+
+class PhaseSpec(_Strict):
+    """One phase: which pools, how they mix, how batches are composed, and how long."""
+
+    name: str
+    tasks: list[str]
+    modalities: list[Literal["speech", "text"]] = ["speech"]
+    languages: list[str] | None = None
+    mixture: Mixture = Mixture()
+    composer: Literal["shuffle", "random", "ads"] = "random"
+    diversity: DiversitySettings = DiversitySettings()
+    steps: int | None = Field(None, gt=0)
+    fraction: float | None = Field(None, gt=0, le=1)
+    epochs: float | None = Field(None, gt=0)
+    of: str | None = Field(None, description="pool group the epochs count: 'text', 'asr', ...")
+    until_plateau: Plateau | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> PhaseSpec:
+        given = [f for f in ("steps", "fraction", "epochs", "until_plateau") if getattr(self, f)]
+        if len(given) > 1:
+            raise ValueError(f"a phase has one length; got {', '.join(given)}")
+        if (self.of is None) != (self.epochs is None):
+            raise ValueError("'epochs' and 'of' go together: epochs of which pool group")
+        return self
+
+
+@dataclass
+class Phase:
+    """A resolved phase: its pools, their shares, its length and its composer."""
+
+    index: int
+    spec: PhaseSpec
+    pools: dict[PoolKey, np.ndarray]
+    shares: dict[PoolKey, float]
+    steps: int | None  # None: to the end of training, or until the plateau
+    composer: Composer
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class Plan:
+    """Phases in order, for ``total_steps`` steps of ``batch_size`` examples."""
+
+    phases: list[Phase]
+    batch_size: int
+    total_steps: int
+
+    def describe(self) -> list[dict]:
+        """One row per phase: name, planned steps, composer and pool shares."""
+        rows, start = [], 0
+        for phase in self.phases:
+            steps = phase.steps
+            if steps is None and phase.spec.until_plateau is not None:
+                steps = round(phase.spec.until_plateau.max_fraction * self.total_steps) - start
+            end = self.total_steps if steps is None else min(start + steps, self.total_steps)
+            rows.append(
+                {
+                    "phase": phase.name,
+                    "start": start,
+                    "end": end,
+                    "composer": phase.spec.composer,
+                    "length": "until plateau" if phase.spec.until_plateau else end - start,
+                    "shares": {str(k): round(v, 4) for k, v in phase.shares.items()},
+                    "examples": int(sum(len(v) for v in phase.pools.values())),
+                }
+            )
+            start = end
+        return rows
+
+
+def _matches(key: PoolKey, name: str) -> bool:
+    return name in (str(key), key.task, key.modality, key.language) or name in (
+        f"{key.task}/{key.modality}",
+        f"{key.modality}/{key.language}",
+    )
+
+
+def _composer_shares(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray]) -> dict[PoolKey, float]:
+    sizes = {key: len(indices) for key, indices in pools.items()}
+    if spec.composer == "random":
+        return pool_weights(spec.mixture, sizes)
+    if spec.composer == "shuffle":
+        total = sum(sizes.values())
+        return {key: size / total for key, size in sizes.items()}
+    tasks = sorted({key.task for key in sizes})
+    task_sizes = {t: sum(n for k, n in sizes.items() if k.task == t) for t in tasks}
+    return {key: n / task_sizes[key.task] / len(tasks) for key, n in sizes.items()}
+
+
+def _length(spec: PhaseSpec, shares: dict[PoolKey, float], pools, batch_size, total) -> int | None:
+    if spec.steps is not None:
+        return spec.steps
+    if spec.fraction is not None:
+        return max(1, round(spec.fraction * total))
+    if spec.epochs is not None:
+        matched = [key for key in pools if _matches(key, spec.of)]
+        share = sum(shares.get(key, 0.0) for key in matched)
+        if not matched or share == 0:
+            raise ConfigError(
+                f"phase '{spec.name}': 'of: {spec.of}' names no pool it samples; its pools: "
+                + ", ".join(map(str, pools))
+            )
+        size = sum(len(pools[key]) for key in matched)
+        return max(1, math.ceil(spec.epochs * size / (batch_size * share)))
+    return None
+
+
+def _strata(
+    examples: Sequence[Example],
+    pools: dict[PoolKey, np.ndarray],
+    embeddings: np.ndarray,
+    clusters: int,
+    seed: int,
+) -> list[Stratum]:
+    """Strata of an ADS phase: (task, label), or (task, k-means cluster) without labels."""
+    from sklearn.cluster import KMeans
+
+    strata = []
+    for task in sorted({key.task for key in pools}):
+        indices = np.concatenate([v for k, v in pools.items() if k.task == task])
+        labels = [examples[i].label for i in indices]
+        if all(label is not None for label in labels):
+            names = np.asarray(labels)
+        else:
+            k = min(clusters, len(indices))
+            kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed)
+            names = np.asarray([f"c{c}" for c in kmeans.fit_predict(embeddings[indices])])
+        for name in sorted(set(names.tolist())):
+            strata.append(Stratum(task, name, indices[names == name]))
+    return strata
+
+
+def build_plan(
+    specs: Sequence[PhaseSpec],
+    examples: Sequence[Example],
+    batch_size: int,
+    total_steps: int,
+    seed: int,
+    embeddings: np.ndarray | None = None,
+) -> Plan:
+    """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for ADS."""
+    phases = []
+    for index, spec in enumerate(specs):
+        chosen = [
+            i
+            for i, e in enumerate(examples)
+            if e.task in spec.tasks
+            and e.modality in spec.modalities
+            and (spec.languages is None or e.language in spec.languages)
+        ]
+        if not chosen:
+            raise ConfigError(
+                f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, modalities "
+                f"{spec.modalities}, languages {spec.languages or 'any'})"
+            )
+        pools = group_pools(examples, chosen)
+        shares = _composer_shares(spec, pools)
+        pools = {key: pools[key] for key in shares}
+        if spec.composer == "shuffle":
+            composer: Composer = ShuffleComposer(np.concatenate(list(pools.values())), seed, index)
+        elif spec.composer == "random":
+            composer = RandomComposer(pools, shares, seed, index)
+        else:
+            if embeddings is None:
+                raise ConfigError(f"phase '{spec.name}' uses ADS and needs aligner embeddings")
+            unit = embeddings.astype(np.float32)
+            unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+            strata = _strata(examples, pools, unit, spec.diversity.clusters, seed)
+            composer = DiverseComposer(strata, unit, spec.diversity.window, seed, index)
+        steps = _length(spec, shares, pools, batch_size, total_steps)
+        if steps is None and spec.until_plateau is None and index != len(specs) - 1:
+            raise ConfigError(f"phase '{spec.name}' has no length; only the last phase may not")
+        phases.append(Phase(index, spec, pools, shares, steps, composer))
+    return Plan(phases, batch_size, total_steps)

@@ -1,0 +1,299 @@
+"""Named strategies: each is a schedule schema whose ``phases()`` compiles it into a plan.
+
+A recipe's ``schedule:`` block picks one by ``strategy`` and sets its parameters; a new strategy
+is a new class here. ``phases`` (the explicit form) lets a recipe write any plan by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from omnisched.data.example import Example
+from omnisched.data.synth.speakers import derive_rng
+from omnisched.schedule.mixture import Mixture
+from omnisched.schedule.plan import DiversitySettings, PhaseSpec, Plateau
+from omnisched.schedule.pools import group_pools
+from omnisched.tasks import TASKS
+
+Modality = Literal["speech", "text"]
+PAPER1_STAGES = [["asr"], ["ssum"], ["dialect", "emotion"]]
+
+
+class _Schedule(BaseModel):
+    """What every strategy shares: the tasks, modalities and languages it draws from.
+
+    ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
+    training seed): the scarce-speech condition of text-rich studies.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str] = ["asr", "ssum", "dialect", "emotion"]
+    modalities: list[Modality] = ["speech"]
+    languages: list[str] | None = None
+    speech_subset: float = Field(1.0, gt=0, le=1)
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: list[str]) -> list[str]:
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(TASKS)}")
+        if not tasks:
+            raise ValueError("at least one task is needed")
+        return tasks
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return any(spec.composer == "ads" for spec in self.phases())
+
+    def phases(self) -> list[PhaseSpec]:
+        raise NotImplementedError
+
+    def _phase(self, name: str, **fields) -> PhaseSpec:
+        fields.setdefault("tasks", self.tasks)
+        fields.setdefault("modalities", self.modalities)
+        return PhaseSpec(name=name, languages=self.languages, **fields)
+
+
+class UniformSchedule(_Schedule):
+    """Uniform mixing: every chosen example once per epoch, in one shuffled stream."""
+
+    strategy: Literal["uniform"]
+
+    def phases(self) -> list[PhaseSpec]:
+        return [self._phase("uniform", composer="shuffle")]
+
+
+class ProportionalSchedule(_Schedule):
+    """Batches drawn pool by pool in proportion to pool size."""
+
+    strategy: Literal["proportional"]
+
+    def phases(self) -> list[PhaseSpec]:
+        return [self._phase("proportional", mixture=Mixture(kind="proportional"))]
+
+
+class TemperatureSchedule(_Schedule):
+    """Task shares proportional to size ** (1 / temperature): 1 is proportional, large is
+    balanced."""
+
+    strategy: Literal["temperature"]
+    temperature: float = Field(2.0, gt=0)
+
+    def phases(self) -> list[PhaseSpec]:
+        mixture = Mixture(kind="temperature", temperature=self.temperature)
+        return [self._phase("temperature", mixture=mixture)]
+
+
+class TPCSchedule(_Schedule):
+    """Task-progressive curriculum: stages of tasks in order (default asr → ssum → dialect,
+    emotion). Cumulative stages add tasks; sequential stages train the stage's tasks alone,
+    with ``replay`` of the batch given to the earlier stages' tasks. Stage lengths are
+    fractions of training (equal by default); the last stage runs to the end."""
+
+    strategy: Literal["tpc"]
+    stages: list[list[str]] = PAPER1_STAGES
+    stage_fractions: list[float] | None = None
+    cumulative: bool = True
+    replay: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _stages_cover_tasks(self) -> TPCSchedule:
+        staged = [task for stage in self.stages for task in stage]
+        if sorted(staged) != sorted(set(staged)) or set(staged) != set(self.tasks):
+            raise ValueError(
+                f"stages {self.stages} must name every task of {self.tasks} exactly once"
+            )
+        if self.stage_fractions is not None:
+            if len(self.stage_fractions) != len(self.stages):
+                raise ValueError("stage_fractions needs one fraction per stage")
+            if any(f <= 0 for f in self.stage_fractions) or sum(self.stage_fractions) > 1 + 1e-9:
+                raise ValueError("stage_fractions must be positive and sum to at most 1")
+        return self
+
+    def phases(self) -> list[PhaseSpec]:
+        return self.stage_phases(last_runs_to_end=True)
+
+    def stage_phases(self, last_runs_to_end: bool, scale: float = 1.0) -> list[PhaseSpec]:
+        fractions = self.stage_fractions or [1 / len(self.stages)] * len(self.stages)
+        specs = []
+        for k, stage in enumerate(self.stages):
+            earlier = [task for s in self.stages[:k] for task in s]
+            length = {"fraction": fractions[k] * scale}
+            if last_runs_to_end and k == len(self.stages) - 1:
+                length = {}
+            if self.cumulative or not earlier:
+                specs.append(self._phase(f"tpc-{k + 1}", tasks=earlier + stage, **length))
+                continue
+            weights = {task: (1 - self.replay) / len(stage) for task in stage}
+            weights |= {task: self.replay / len(earlier) for task in earlier}
+            mixture = Mixture(kind="explicit", group_by=["task"], weights=weights)
+            tasks = earlier + stage if self.replay else stage
+            specs.append(self._phase(f"tpc-{k + 1}", tasks=tasks, mixture=mixture, **length))
+        return specs
+
+
+class ADSSchedule(_Schedule):
+    """Aligner-based diverse sampling: task- and label-balanced batches, farthest-point picks
+    on aligner embeddings."""
+
+    strategy: Literal["ads"]
+    diversity: DiversitySettings = DiversitySettings()
+
+    def phases(self) -> list[PhaseSpec]:
+        return [self._phase("ads", composer="ads", diversity=self.diversity)]
+
+
+class HybridSchedule(TPCSchedule):
+    """TPC stages, then ADS. ``switch``: a step (integer), a fraction of training (below 1),
+    or ``auto`` (when the TPC phase's per-task losses plateau, see ``plateau``)."""
+
+    strategy: Literal["hybrid"]  # type: ignore[assignment]
+    switch: int | float | Literal["auto"] = 0.5
+    plateau: Plateau = Plateau()
+    diversity: DiversitySettings = DiversitySettings()
+
+    @field_validator("switch")
+    @classmethod
+    def _valid_switch(cls, switch: int | float | str) -> int | float | str:
+        if isinstance(switch, float) and not 0 < switch < 1:
+            raise ValueError("a fractional switch lies strictly between 0 and 1")
+        if isinstance(switch, int) and switch <= 0:
+            raise ValueError("a switch step must be positive")
+        return switch
+
+    def phases(self) -> list[PhaseSpec]:
+        if self.switch == "auto":
+            stages = self.stage_phases(last_runs_to_end=False, scale=self.plateau.max_fraction)
+            last = stages[-1].model_copy(update={"fraction": None, "until_plateau": self.plateau})
+            stages[-1] = last
+        elif isinstance(self.switch, float):
+            stages = self.stage_phases(last_runs_to_end=False, scale=self.switch)
+        else:
+            fractions = self.stage_fractions or [1 / len(self.stages)] * len(self.stages)
+            stages = self.stage_phases(last_runs_to_end=False)
+            steps = [max(1, round(f / sum(fractions) * self.switch)) for f in fractions]
+            stages = [
+                s.model_copy(update={"fraction": None, "steps": n})
+                for s, n in zip(stages, steps, strict=True)
+            ]
+        ads = self._phase("ads", composer="ads", diversity=self.diversity)
+        return [*stages, ads]
+
+
+class TextOnlySchedule(_Schedule):
+    """Text only: the transcripts stand in for the speech (the text twins)."""
+
+    strategy: Literal["text_only"]
+    modalities: list[Modality] = ["text"]
+
+    def phases(self) -> list[PhaseSpec]:
+        return [self._phase("text-only", modalities=["text"])]
+
+
+class MixSchedule(_Schedule):
+    """Direct mixing: text with a share ``speech_share`` of every batch in speech."""
+
+    strategy: Literal["mix"]
+    modalities: list[Modality] = ["speech", "text"]
+    speech_share: float = Field(0.05, gt=0, lt=1)
+
+    def phases(self) -> list[PhaseSpec]:
+        share = {"speech": self.speech_share, "text": 1 - self.speech_share}
+        mixture = Mixture(kind="explicit", group_by=["modality"], weights=share)
+        return [self._phase("mix", modalities=["speech", "text"], mixture=mixture)]
+
+
+class CurriculumSchedule(MixSchedule):
+    """Text→speech curriculum: ``text_epochs`` epochs of text only, then mixing at
+    ``speech_share`` to the end."""
+
+    strategy: Literal["curriculum"]  # type: ignore[assignment]
+    text_epochs: float = Field(2.0, gt=0)
+
+    def phases(self) -> list[PhaseSpec]:
+        text = self._phase("text", modalities=["text"], epochs=self.text_epochs, of="text")
+        return [text, *super().phases()]
+
+
+class CrosslingualSchedule(_Schedule):
+    """Source-language speech and target-language text, with ``speech_share`` of every batch in
+    target-language speech."""
+
+    strategy: Literal["crosslingual"]
+    tasks: list[str] = ["slu"]
+    modalities: list[Modality] = ["speech", "text"]
+    source: str = "en"
+    target: str = "ar"
+    speech_share: float = Field(0.1, gt=0, lt=1)
+
+    def phases(self) -> list[PhaseSpec]:
+        rest = (1 - self.speech_share) / 2
+        weights = {
+            f"speech/{self.source}": rest,
+            f"text/{self.target}": rest,
+            f"speech/{self.target}": self.speech_share,
+        }
+        mixture = Mixture(kind="explicit", group_by=["modality", "language"], weights=weights)
+        return [
+            PhaseSpec(
+                name="crosslingual",
+                tasks=self.tasks,
+                modalities=["speech", "text"],
+                languages=[self.source, self.target],
+                mixture=mixture,
+            )
+        ]
+
+
+class PhasesSchedule(_Schedule):
+    """Any plan, written out phase by phase."""
+
+    strategy: Literal["phases"]
+    plan: list[PhaseSpec] = Field(min_length=1)
+
+    def phases(self) -> list[PhaseSpec]:
+        return list(self.plan)
+
+
+Schedule = Annotated[
+    UniformSchedule
+    | ProportionalSchedule
+    | TemperatureSchedule
+    | TPCSchedule
+    | ADSSchedule
+    | HybridSchedule
+    | TextOnlySchedule
+    | MixSchedule
+    | CurriculumSchedule
+    | CrosslingualSchedule
+    | PhasesSchedule,
+    Field(discriminator="strategy"),
+]
+
+
+def select_examples(schedule: _Schedule, examples: list[Example]) -> list[Example]:
+    """The examples a schedule may draw from, with ``speech_subset`` applied per speech pool.
+
+    Returns a new list; plans index into it."""
+    wanted = [
+        i
+        for i, e in enumerate(examples)
+        if e.task in schedule.tasks
+        and e.modality in schedule.modalities
+        and (schedule.languages is None or e.language in schedule.languages)
+    ]
+    if schedule.speech_subset < 1:
+        kept = []
+        for key, indices in group_pools(examples, wanted).items():
+            if key.modality == "speech":
+                count = max(1, round(schedule.speech_subset * len(indices)))
+                order = derive_rng(0, "speech-subset", str(key)).permutation(len(indices))
+                indices = np.sort(indices[order[:count]])
+            kept.extend(indices.tolist())
+        wanted = sorted(kept)
+    return [examples[i] for i in wanted]
