@@ -1,4 +1,4 @@
-"""The ``omnisched`` command: synth, validate, pretrain, train, eval and demo.
+"""The ``omnisched`` command: synth, validate, pretrain, train, preview, eval and demo.
 
 Each sub-command is a thin shell over one library function; errors omnisched raises on purpose
 are printed as one clear message and exit code 2, never as a traceback.
@@ -67,6 +67,33 @@ def _train(args: argparse.Namespace) -> None:
         recipe.train.steps = args.steps
     final = train(recipe, _run_dir(args, recipe.name), strict=args.strict)
     print(f"fine-tuned weights at {final}")
+
+
+def _preview(args: argparse.Namespace) -> None:
+    from omnisched.config import load_recipe
+    from omnisched.data.manifest import load_split
+    from omnisched.schedule import preview
+    from omnisched.schedule.embeddings import model_embeddings
+    from omnisched.schedule.recipes import select_examples
+
+    recipe = load_recipe(args.recipe)
+    if args.steps is not None:
+        recipe.train.steps = args.steps
+    examples = load_split(recipe.corpus, "train", args.strict)
+    embeddings = None
+    if recipe.schedule.uses_embeddings:
+        chosen = select_examples(recipe.schedule, examples)
+        embeddings = model_embeddings(recipe.model.path, chosen, recipe.corpus, recipe.cache)
+    chosen, batches, sampler = preview.walk(recipe, examples, embeddings)
+    print(
+        f"# {recipe.name}: {recipe.schedule.strategy}, {len(batches)} steps of "
+        f"{recipe.train.batch_size}\n"
+    )
+    print(preview.format_table(preview.phase_table(chosen, batches, sampler)))
+    out = args.out or Path("runs") / recipe.name / "preview.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    preview.plot_shares(chosen, batches, sampler, out)
+    print(f"\nshares over steps: {out}")
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -155,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--steps", type=int, default=None, help="override train.steps")
     train.add_argument("--strict", action="store_true", help="fail on the first bad row")
     train.set_defaults(func=_train)
+
+    show = commands.add_parser(
+        "preview",
+        help="show a recipe's schedule without training: per-phase shares and a plot",
+        description="Draws every global batch of the recipe's schedule (no model step), prints "
+        "each phase's measured share per pool (task/modality/language) and writes a PNG of task "
+        "and modality share over steps. ADS recipes compute (or reuse) the aligner embeddings. "
+        "Phases that end on a loss plateau are shown ending at their max_fraction.",
+    )
+    show.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
+    show.add_argument("--steps", type=int, default=None, help="override train.steps")
+    show.add_argument("--out", type=Path, default=None, help="PNG, default runs/<name>/preview.png")
+    show.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    show.set_defaults(func=_preview)
 
     evaluate = commands.add_parser(
         "eval",

@@ -4,6 +4,7 @@ resume equality and rank slicing."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 
 import numpy as np
@@ -79,7 +80,7 @@ def test_resume_at_any_step_gives_the_remaining_stream(name, cut, batch, seed):
     ahead = [b for _, b in zip(range(3), first, strict=False)]  # a loader prefetching
     assert consumed + ahead == full[: len(consumed) + len(ahead)]
     resumed, _ = sampler_for(schedule, examples, batch, 60, seed)
-    resumed.load_state_dict(first.state_dict(len(consumed)))
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict(len(consumed)))))
     assert consumed + stream(resumed) == full
 
 
@@ -292,7 +293,7 @@ def test_plateau_switch_happens_delay_steps_after_the_losses_flatten_and_resumes
     first, _ = sampler_for(_plateau_spec(), PAPER1, 4, 100, feedback=True)
     part = _train_with_losses(first, losses, 0, 15)
     resumed, _ = sampler_for(_plateau_spec(), PAPER1, 4, 100, feedback=True)
-    resumed.load_state_dict(first.state_dict(15))
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict(15))))
     rest = _train_with_losses(resumed, losses, 15, 100)
     assert part + rest == full
 

@@ -101,7 +101,7 @@ class PoolCursor:
         return taken
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "offset": self.offset}
+        return {"epoch": int(self.epoch), "offset": int(self.offset)}
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.offset = int(state["epoch"]), int(state["offset"])
@@ -176,7 +176,7 @@ class StratumCursor:
 
     def state_dict(self) -> dict:
         beyond = np.flatnonzero(self.used[self.head :]) + self.head
-        return {"epoch": self.epoch, "head": self.head, "used": beyond.tolist()}
+        return {"epoch": int(self.epoch), "head": int(self.head), "used": beyond.tolist()}
 
     def load_state_dict(self, state: dict) -> None:
         self._start_epoch(int(state["epoch"]))
