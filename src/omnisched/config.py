@@ -103,6 +103,9 @@ class PretrainSettings(_Strict):
     lr: float = Field(1e-3, gt=0)
     warmup_steps: int = Field(100, ge=0)
     max_grad_norm: float = Field(5.0, gt=0)
+    sort_window: int = Field(
+        16, ge=0, description="batches of similar duration within every this many batches"
+    )
     aligner_ctc_weight: float = Field(
         0.3, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )

@@ -67,3 +67,20 @@ def test_preview_prints_phase_shares_and_writes_a_plot(small_corpus, micro_found
     assert main(["preview", "--recipe", str(path), "--out", str(png), "--steps", "40"]) == 0
     assert png.stat().st_size > 10_000
     assert (tmp_path / "cache" / "embeddings").is_dir()  # ADS needed aligner embeddings
+
+
+def test_ads_refreshes_embeddings_during_training_and_on_resume(
+    small_corpus, micro_foundation, tmp_path
+):
+    path = _localized(REPO / "recipes/paper1/ads.yaml", small_corpus, micro_foundation, tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["schedule"]["diversity"]["refresh_every"] = 2
+    data["model"]["freeze"]["aligner"] = False
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", str(path), "--run-dir", str(run)]) == 0
+    refreshed = sorted(p.name for p in (run / "embeddings").iterdir())
+    assert refreshed == ["step-000002", "step-000004"]
+    assert main(["train", "--recipe", str(path), "--run-dir", str(run), "--steps", "10"]) == 0
+    refreshed = sorted(p.name for p in (run / "embeddings").iterdir())
+    assert refreshed == ["step-000002", "step-000004", "step-000008"]  # 6 was the old end

@@ -42,6 +42,7 @@ PAPER2 = make_examples(PAPER2_POOLS)
 
 STRATEGIES = {
     "uniform": (UniformSchedule(strategy="uniform"), PAPER1),
+    "uniform-sorted": (UniformSchedule(strategy="uniform", sort_window=4), PAPER1),
     "proportional": (ProportionalSchedule(strategy="proportional"), PAPER1),
     "temperature": (TemperatureSchedule(strategy="temperature", temperature=3.0), PAPER1),
     "tpc": (TPCSchedule(strategy="tpc"), PAPER1),
@@ -95,6 +96,21 @@ def test_ranks_partition_every_global_batch(name, world):
     ]
     for step, global_batch in enumerate(single):
         assert sorted(i for rank in per_rank for i in rank[step]) == sorted(global_batch)
+
+
+def test_sorted_uniform_keeps_each_window_of_examples_and_cuts_padding():
+    plain = stream(sampler_for(UniformSchedule(strategy="uniform"), PAPER1, 8, 48, 3)[0])
+    schedule = UniformSchedule(strategy="uniform", sort_window=6)
+    ordered = stream(sampler_for(schedule, PAPER1, 8, 48, 3)[0])
+    for start in range(0, 48, 6):
+        window = sorted(i for b in plain[start : start + 6] for i in b)
+        assert sorted(i for b in ordered[start : start + 6] for i in b) == window
+
+    def padding(batches):
+        lengths = [[PAPER1[i].duration_s for i in b] for b in batches]
+        return sum(max(d) * len(d) - sum(d) for d in lengths) / sum(sum(d) for d in lengths)
+
+    assert padding(ordered) < 0.5 * padding(plain)
 
 
 def _pool_draws(batches, examples):
@@ -322,3 +338,30 @@ def test_bad_settings_are_named():
     state = sampler.state_dict() | {"seed": 9}
     with pytest.raises(ConfigError, match="another seed"):
         sampler.load_state_dict(state)
+
+
+def test_refreshed_embeddings_apply_from_a_fixed_step_and_survive_resume():
+    examples = make_examples({("asr", "speech", "ar"): 300, ("ssum", "speech", "ar"): 300})
+    schedule = ADSSchedule(strategy="ads")
+    old = clustered_embeddings(600, seed=1, dominant=0.6)
+    new = clustered_embeddings(600, seed=2, dominant=0.6)
+    frozen = stream(sampler_for(schedule, examples, 16, 40, 0, old)[0])
+
+    def refreshed(cut: int | None = None) -> list[list[int]]:
+        sampler, _ = sampler_for(schedule, examples, 16, 40, 0, old)
+        batches, it = [], iter(sampler)
+        for step in range(40):
+            if step == 10:
+                sampler.refresh_embeddings(10, new)
+            if cut is not None and step == cut:
+                resumed, _ = sampler_for(schedule, examples, 16, 40, 0, old)
+                resumed.load_state_dict(json.loads(json.dumps(sampler.state_dict())))
+                resumed.refresh_embeddings(10, new, replayed=True)
+                return batches + stream(resumed)
+            batches.append(next(it))
+        return batches
+
+    full = refreshed()
+    assert full[:26] == frozen[:26]  # effective REFRESH_DELAY = 16 steps after step 10
+    assert full[26:] != frozen[26:]
+    assert refreshed(cut=30) == full

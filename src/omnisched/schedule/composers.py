@@ -45,13 +45,28 @@ def balanced_counts(total: int, names: Sequence[str], rng: np.random.Generator) 
 
 
 class ShuffleComposer:
-    """One permutation of all examples per epoch; batch ``s`` is positions ``s*B .. s*B+B``."""
+    """One permutation of all examples per epoch; batch ``s`` is positions ``s*B .. s*B+B``.
 
-    def __init__(self, indices: np.ndarray, seed: int, phase: int) -> None:
+    With ``sort_window`` W, every W consecutive batches are re-cut from their examples sorted
+    by ``durations`` and served in a random order: batches of similar length (little padding),
+    the same examples per window, so coverage per epoch is unchanged.
+    """
+
+    def __init__(
+        self,
+        indices: np.ndarray,
+        seed: int,
+        phase: int,
+        durations: np.ndarray | None = None,
+        sort_window: int = 0,
+    ) -> None:
         self.indices = np.asarray(indices, dtype=np.int64)
         self.seed = seed
         self.phase = phase
+        self.durations = durations
+        self.sort_window = sort_window if durations is not None else 0
         self._cached: tuple[int, np.ndarray] = (-1, self.indices)
+        self._window: tuple[int, list[list[int]]] = (-1, [])
 
     def _epoch(self, epoch: int) -> np.ndarray:
         if self._cached[0] != epoch:
@@ -59,15 +74,27 @@ class ShuffleComposer:
             self._cached = (epoch, self.indices[rng.permutation(len(self.indices))])
         return self._cached[1]
 
-    def compose(self, step: int, batch_size: int) -> list[int]:
+    def _positions(self, start: int, count: int) -> list[int]:
         size = len(self.indices)
-        start = step * batch_size
-        batch: list[int] = []
-        while len(batch) < batch_size:
-            epoch, offset = divmod(start + len(batch), size)
-            take = min(batch_size - len(batch), size - offset)
-            batch.extend(self._epoch(epoch)[offset : offset + take].tolist())
-        return batch
+        taken: list[int] = []
+        while len(taken) < count:
+            epoch, offset = divmod(start + len(taken), size)
+            take = min(count - len(taken), size - offset)
+            taken.extend(self._epoch(epoch)[offset : offset + take].tolist())
+        return taken
+
+    def compose(self, step: int, batch_size: int) -> list[int]:
+        if not self.sort_window:
+            return self._positions(step * batch_size, batch_size)
+        window, slot = divmod(step, self.sort_window)
+        if self._window[0] != window:
+            span = self.sort_window * batch_size
+            members = np.asarray(self._positions(window * span, span))
+            ordered = members[np.argsort(self.durations[members], kind="stable")].tolist()
+            batches = [ordered[i : i + batch_size] for i in range(0, span, batch_size)]
+            order = derive_rng(self.seed, "window", self.phase, window).permutation(len(batches))
+            self._window = (window, [batches[i] for i in order])
+        return self._window[1][slot]
 
     def state_dict(self) -> dict:
         return {}

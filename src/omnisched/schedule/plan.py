@@ -53,6 +53,12 @@ class DiversitySettings(_Strict):
 
     window: int = Field(32, ge=1, description="candidates looked at for each pick")
     clusters: int = Field(8, ge=1, description="pseudo-labels for tasks without labels")
+    refresh_every: int | None = Field(
+        None,
+        gt=0,
+        description="recompute the embeddings every this many steps (only matters when the "
+        "aligner or the LLM's input embeddings train); default: frozen",
+    )
 
 
 class PhaseSpec(_Strict):
@@ -64,6 +70,9 @@ class PhaseSpec(_Strict):
     languages: list[str] | None = None
     mixture: Mixture = Mixture()
     composer: Literal["shuffle", "random", "ads"] = "random"
+    sort_window: int = Field(
+        0, ge=0, description="shuffle composer: sort every this many batches by duration"
+    )
     diversity: DiversitySettings = DiversitySettings()
     steps: int | None = Field(None, gt=0)
     fraction: float | None = Field(None, gt=0, le=1)
@@ -104,6 +113,16 @@ class Plan:
     phases: list[Phase]
     batch_size: int
     total_steps: int
+
+    @property
+    def refresh_every(self) -> int | None:
+        """How often ADS phases want fresh aligner embeddings (None: frozen)."""
+        steps = [
+            p.spec.diversity.refresh_every
+            for p in self.phases
+            if p.spec.composer == "ads" and p.spec.diversity.refresh_every
+        ]
+        return min(steps) if steps else None
 
     def describe(self) -> list[dict]:
         """One row per phase: name, planned steps, composer and pool shares."""
@@ -190,6 +209,13 @@ def _strata(
     return strata
 
 
+def unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    """Float32 copy with every row scaled to unit length (ADS distances are cosine)."""
+    unit = np.asarray(embeddings, dtype=np.float32).copy()
+    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+    return unit
+
+
 def build_plan(
     specs: Sequence[PhaseSpec],
     examples: Sequence[Example],
@@ -217,14 +243,16 @@ def build_plan(
         shares = _composer_shares(spec, pools)
         pools = {key: pools[key] for key in shares}
         if spec.composer == "shuffle":
-            composer: Composer = ShuffleComposer(np.concatenate(list(pools.values())), seed, index)
+            durations = np.asarray([e.duration_s or 0.0 for e in examples])
+            composer: Composer = ShuffleComposer(
+                np.concatenate(list(pools.values())), seed, index, durations, spec.sort_window
+            )
         elif spec.composer == "random":
             composer = RandomComposer(pools, shares, seed, index)
         else:
             if embeddings is None:
                 raise ConfigError(f"phase '{spec.name}' uses ADS and needs aligner embeddings")
-            unit = embeddings.astype(np.float32)
-            unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+            unit = unit_rows(embeddings)
             strata = _strata(examples, pools, unit, spec.diversity.clusters, seed)
             composer = DiverseComposer(strata, unit, spec.diversity.window, seed, index)
         steps = _length(spec, shares, pools, batch_size, total_steps)

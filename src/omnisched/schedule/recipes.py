@@ -60,12 +60,15 @@ class _Schedule(BaseModel):
 
 
 class UniformSchedule(_Schedule):
-    """Uniform mixing: every chosen example once per epoch, in one shuffled stream."""
+    """Uniform mixing: every chosen example once per epoch, in one shuffled stream.
+
+    ``sort_window`` > 0 re-cuts every that many batches into batches of similar duration."""
 
     strategy: Literal["uniform"]
+    sort_window: int = Field(0, ge=0)
 
     def phases(self) -> list[PhaseSpec]:
-        return [self._phase("uniform", composer="shuffle")]
+        return [self._phase("uniform", composer="shuffle", sort_window=self.sort_window)]
 
 
 class ProportionalSchedule(_Schedule):

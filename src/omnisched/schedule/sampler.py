@@ -15,10 +15,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 
+import numpy as np
+
 from omnisched.errors import ConfigError
-from omnisched.schedule.plan import Plan, Plateau
+from omnisched.schedule.composers import DiverseComposer
+from omnisched.schedule.plan import Plan, Plateau, unit_rows
 
 SNAPSHOTS = 256
+REFRESH_DELAY = 16  # steps between computing fresh embeddings and drawing batches with them
 
 
 class PlateauTracker:
@@ -76,6 +80,7 @@ class ScheduledBatchSampler:
         self.phase = 0
         self.boundaries: list[tuple[int, int]] = [(0, 0)]
         self._snapshots: dict[int, dict] = {}
+        self._refreshes: list[tuple[int, np.ndarray]] = []
         # Feedback from training, by phase index: live, never snapshotted.
         self.observed = 0
         self.switches: dict[int, int] = {}
@@ -121,10 +126,31 @@ class ScheduledBatchSampler:
         self._snapshots[self.step] = self.state_dict()
         self._snapshots.pop(self.step - SNAPSHOTS, None)
         self._enter_next_phases()
+        self._apply_refreshes()
         phase = self.plan.phases[self.phase]
         batch = phase.composer.compose(self.step - self.phase_start, self.batch_size)
         self.step += 1
         return batch
+
+    def refresh_embeddings(self, step: int, embeddings: np.ndarray, replayed: bool = False) -> None:
+        """Aligner embeddings computed after training step ``step``; ADS draws with them from
+        step ``step + REFRESH_DELAY`` on, whatever the loader's prefetch depth. ``replayed``
+        re-registers an earlier refresh when resuming."""
+        effective = step + REFRESH_DELAY
+        if self.step > effective and not replayed:
+            raise ConfigError(
+                f"the data loader runs more than {REFRESH_DELAY} batches ahead of training; "
+                "embedding refreshes cannot be placed deterministically"
+            )
+        self._refreshes.append((effective, unit_rows(embeddings)))
+        self._refreshes.sort(key=lambda refresh: refresh[0])
+
+    def _apply_refreshes(self) -> None:
+        due = [matrix for effective, matrix in self._refreshes if effective <= self.step]
+        if due:
+            for phase in self.plan.phases:
+                if isinstance(phase.composer, DiverseComposer):
+                    phase.composer.embeddings = due[-1]
 
     def __iter__(self) -> Iterator[list[int]]:
         while self.step < self.steps:

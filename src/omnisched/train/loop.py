@@ -30,7 +30,7 @@ from omnisched.data.manifest import load_split
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
 from omnisched.models.qwen_omni import QwenOmniAdapter
-from omnisched.schedule.embeddings import model_embeddings
+from omnisched.schedule.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
@@ -45,6 +45,7 @@ CHECKPOINTS = "checkpoints"
 FINAL = "final"
 KEEP_CHECKPOINTS = 2
 AUXILIARY_FILE = "auxiliary.safetensors"
+EMBEDDINGS = "embeddings"  # aligner embeddings refreshed during training, by step
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -151,6 +152,7 @@ def train(
     )
     scheduler = get_cosine_schedule_with_warmup(optimizer, settings.warmup_steps, settings.steps)
 
+    ids = [example.id for example in examples]
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
         _restore_weights(model, checkpoint)
@@ -160,6 +162,10 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         sampler.load_state_dict(load_trainer_state(checkpoint)["sampler"])
+        for refresh in sorted((run_dir / EMBEDDINGS).glob("step-*")):
+            step_of = int(refresh.name.removeprefix("step-"))
+            if step_of <= sampler.step and (found := load_embeddings(refresh, ids)) is not None:
+                sampler.refresh_embeddings(step_of, found, replayed=True)
         accelerator.print(f"resuming from {checkpoint} at step {sampler.step}")
 
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
@@ -205,6 +211,15 @@ def train(
         for task, example_loss in zip(tasks, losses, strict=True):
             task_losses[task].append(example_loss)
         sampler.observe(step, _global_task_means(accelerator, tasks, losses, task_names))
+        if plan.refresh_every and step % plan.refresh_every == 0 and step < settings.steps:
+            fresh = aligner_embeddings(
+                adapter,
+                examples,
+                recipe.corpus,
+                run_dir / EMBEDDINGS / f"step-{step:06d}",
+                progress=False,
+            )
+            sampler.refresh_embeddings(step, fresh)
         if (phase := sampler.phase_at(step - 1)) != current_phase:
             current_phase = phase
             if accelerator.is_main_process:

@@ -97,7 +97,12 @@ def pretrain(
             lora=None,
             freeze=FreezeSettings(audio_encoder=False, aligner=False, llm=False),
         ),
-        schedule=UniformSchedule(strategy="uniform", tasks=["asr"], modalities=["speech"]),
+        schedule=UniformSchedule(
+            strategy="uniform",
+            tasks=["asr"],
+            modalities=["speech"],
+            sort_window=settings.sort_window,
+        ),
         train=TrainSettings(
             steps=settings.steps,
             batch_size=settings.batch_size,
