@@ -1,4 +1,4 @@
-"""The ``omnisched`` command: synth, validate, pretrain, train, preview, eval and demo.
+"""The ``omnisched`` command: synth, validate, pretrain, train, preview, eval, study, demo.
 
 Each sub-command is a thin shell over one library function; errors omnisched raises on purpose
 are printed as one clear message and exit code 2, never as a traceback.
@@ -94,6 +94,14 @@ def _preview(args: argparse.Namespace) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     preview.plot_shares(chosen, batches, sampler, out)
     print(f"\nshares over steps: {out}")
+
+
+def _study(args: argparse.Namespace) -> None:
+    from omnisched.study.runner import load_study, run_study
+
+    report = run_study(load_study(args.study, args.scale))
+    print(report.read_text(encoding="utf-8"))
+    print(f"report: {report}")
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -196,6 +204,26 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", type=Path, default=None, help="PNG, default runs/<name>/preview.png")
     show.add_argument("--strict", action="store_true", help="fail on the first bad row")
     show.set_defaults(func=_preview)
+
+    study = commands.add_parser(
+        "study",
+        help="run recipes × seeds and write a report with a verdict on each claim",
+        description="Runs every recipe of the study for every seed, each in "
+        "<out>/runs/<recipe>/seed-<n> (finished runs are skipped, half-finished ones resume), "
+        "synthesizing the corpus and pre-training the foundation first if needed, then writes "
+        "<out>/REPORT.md: final metrics (mean ± 95% CI), steps to target, learning curves, "
+        "gradient-norm volatility and the claims of the source papers with verdicts.",
+    )
+    study.add_argument("study", type=Path, help="study YAML, e.g. recipes/paper1/study.yaml")
+    study.add_argument(
+        "--scale",
+        type=Path,
+        default=None,
+        help="YAML merged onto the study for larger runs, e.g. "
+        "{corpus: {size: 4000}, pretrain: {steps: 5000, size: {...}}, overrides: {train: "
+        "{steps: 2000}}}",
+    )
+    study.set_defaults(func=_study)
 
     evaluate = commands.add_parser(
         "eval",

@@ -68,10 +68,16 @@ class EvalSettings(_Strict):
 
     split: str = "test"
     modalities: list[Literal["speech", "text"]] = ["speech"]
+    languages: list[str] | None = None
     batch_size: int = Field(32, gt=0)
     max_new_tokens: int = Field(96, gt=0)
     fold_ta_marbuta_alef_maqsura: bool = False
     limit_per_task: int | None = Field(None, gt=0)
+    every: int | None = Field(
+        None, gt=0, description="also evaluate on dev_split every this many training steps"
+    )
+    dev_split: str = "dev"
+    dev_limit_per_task: int = Field(16, gt=0)
 
 
 class Recipe(_Strict):

@@ -22,7 +22,7 @@ from omnisched.train.loop import train
 from omnisched.train.pretrain import pretrain
 
 
-def _corpus_is_ready(corpus: Path, size: int, seed: int) -> bool:
+def corpus_is_ready(corpus: Path, size: int, seed: int) -> bool:
     params = corpus / SYNTH_PARAMS
     if not (params.is_file() and (corpus / CARD_NAME).is_file()):
         return False
@@ -37,7 +37,7 @@ def run_demo(out: Path, size: int, seed: int, recipe_path: Path) -> Path:
 
     corpus = out / "corpus"
     started = time.perf_counter()
-    if _corpus_is_ready(corpus, size, seed):
+    if corpus_is_ready(corpus, size, seed):
         print(f"[1/4] corpus at {corpus} is ready (size {size}, seed {seed}); reusing it")
     else:
         print(f"[1/4] synthesizing the corpus into {corpus}")

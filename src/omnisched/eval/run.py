@@ -28,10 +28,22 @@ def _write(out: Path, name: str, split: str, results: dict, settings: EvalSettin
     )
 
 
-def _rows(corpus: Path, split: str, tasks: list[str], modalities: list[str]) -> list[Example]:
-    """The rows of ``split`` whose task and modality are asked for."""
+def eval_rows(
+    corpus: Path,
+    split: str,
+    tasks: list[str],
+    modalities: list[str],
+    languages: list[str] | None = None,
+) -> list[Example]:
+    """The rows of ``split`` whose task, modality and language are asked for."""
     rows = load_split(corpus, split)
-    return [e for e in rows if e.task in tasks and e.modality in modalities]
+    return [
+        e
+        for e in rows
+        if e.task in tasks
+        and e.modality in modalities
+        and (languages is None or e.language in languages)
+    ]
 
 
 def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -> dict:
@@ -42,7 +54,9 @@ def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -
         update={"limit_per_task": limit or recipe.eval.limit_per_task}
     )
     model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL)
-    examples = _rows(recipe.corpus, split, recipe.schedule.tasks, recipe.eval.modalities)
+    examples = eval_rows(
+        recipe.corpus, split, recipe.schedule.tasks, settings.modalities, settings.languages
+    )
     results = evaluate_examples(
         model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
     )
@@ -63,7 +77,7 @@ def evaluate_model(
     settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
     out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
     model, tokenizer = load_pretrained(model_dir)
-    examples = _rows(corpus, split, tasks, ["speech"])
+    examples = eval_rows(corpus, split, tasks, ["speech"])
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
     )

@@ -79,6 +79,27 @@ def _global_task_means(
     return {n: (sums[0, i] / sums[1, i]).item() for i, n in enumerate(names) if sums[1, i] > 0}
 
 
+def _evaluate_on_dev(model: torch.nn.Module, tokenizer, recipe: Recipe, step: int) -> dict:
+    """The headline metric of every task on a fixed dev subset, as one log record."""
+    from omnisched.eval.evaluate import evaluate_examples
+    from omnisched.eval.run import eval_rows
+
+    settings = recipe.eval
+    rows = eval_rows(
+        recipe.corpus,
+        settings.dev_split,
+        recipe.schedule.tasks,
+        settings.modalities,
+        settings.languages,
+    )
+    limited = settings.model_copy(update={"limit_per_task": settings.dev_limit_per_task})
+    results = evaluate_examples(model, tokenizer, rows, recipe.corpus, limited)
+    record = {"event": "eval", "step": step, "split": settings.dev_split}
+    for task, scores in results.items():
+        record[f"{task}/{scores['headline']}"] = scores[scores["headline"]]
+    return record
+
+
 def train(
     recipe: Recipe,
     run_dir: Path,
@@ -244,6 +265,14 @@ def train(
                 log.write(record)
             task_losses.clear()
             window_start, window_examples = time.perf_counter(), 0
+
+        if recipe.eval.every and (step % recipe.eval.every == 0 or step == settings.steps):
+            if accelerator.is_main_process:
+                log.write(
+                    _evaluate_on_dev(accelerator.unwrap_model(model), tokenizer, recipe, step)
+                )
+            model.train()
+            accelerator.wait_for_everyone()
 
         if accelerator.is_main_process and (
             step % settings.checkpoint_every == 0 or step == settings.steps
