@@ -104,16 +104,20 @@ class PretrainSettings(_Strict):
 
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
-    steps: int = Field(1200, gt=0)
-    batch_size: int = Field(8, gt=0)
-    lr: float = Field(1e-3, gt=0)
-    warmup_steps: int = Field(100, ge=0)
+    steps: int = Field(1000, gt=0)
+    batch_size: int = Field(16, gt=0)
+    lr: float = Field(1.5e-3, gt=0)
+    warmup_steps: int = Field(60, ge=0)
     max_grad_norm: float = Field(5.0, gt=0)
     sort_window: int = Field(
         16, ge=0, description="batches of similar duration within every this many batches"
     )
+    listen_steps: int = Field(
+        600, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
+    )
+    listen_lr: float = Field(2e-3, gt=0)
     aligner_ctc_weight: float = Field(
-        0.3, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
+        0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )
     seed: int = 0
 

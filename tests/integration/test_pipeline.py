@@ -30,7 +30,7 @@ def test_pretrained_foundation_is_saved_and_reused(small_corpus: Path, micro_fou
     weights = micro_foundation / "model.safetensors"
     before = weights.stat().st_mtime_ns
     settings = PretrainSettings(
-        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1
+        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1, listen_steps=3
     )
     assert pretrain(small_corpus, micro_foundation, settings) == card
     assert weights.stat().st_mtime_ns == before

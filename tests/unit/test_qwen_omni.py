@@ -101,7 +101,8 @@ def test_batched_generation_equals_one_by_one(adapter, items):
 def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, items):
     from omnisched.models.alignment import AlignerCTC
 
-    ctc = AlignerCTC(adapter.thinker, blank_id=adapter.tokenizer.pad_token_id, weight=1.0)
+    alphabet = {c for item in items for c in item.example.target}
+    ctc = AlignerCTC(adapter.thinker, adapter.tokenizer, alphabet, weight=1.0)
     batch = adapter.collate(items)
     adapter.model.zero_grad()
     adapter.model(**batch)
@@ -118,5 +119,6 @@ def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, item
 def test_aligner_ctc_owns_only_its_head(adapter):
     from omnisched.models.alignment import AlignerCTC
 
-    ctc = AlignerCTC(adapter.thinker, blank_id=adapter.tokenizer.pad_token_id, weight=1.0)
+    ctc = AlignerCTC(adapter.thinker, adapter.tokenizer, "abc", weight=1.0)
+    assert ctc.encode("cab?") == [3, 1, 2]
     assert set(ctc.state_dict()) == {"head.weight", "head.bias"}

@@ -24,10 +24,10 @@ class TinySize(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     audio_layers: int = 4
-    audio_width: int = 192
+    audio_width: int = 128
     audio_heads: int = 4
     text_layers: int = 4
-    text_width: int = 256
+    text_width: int = 192
     text_heads: int = 4
     text_kv_heads: int = 2
 

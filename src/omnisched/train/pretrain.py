@@ -18,6 +18,10 @@ import time
 from functools import partial
 from pathlib import Path
 
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
 from omnisched.config import (
     EvalSettings,
     FreezeSettings,
@@ -26,13 +30,17 @@ from omnisched.config import (
     Recipe,
     TrainSettings,
 )
+from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import corpus_fingerprint, load_split
 from omnisched.models.alignment import AlignerCTC
+from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
+from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import UniformSchedule
+from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.tasks import LANGUAGES, TASKS
 from omnisched.train.loop import train
 
@@ -85,8 +93,13 @@ def pretrain(
     rows = load_split(corpus, "train", strict, quarantine=out / "quarantine.jsonl")
     speech = [as_asr(e) for e in rows if e.modality == "speech"]
     tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
+    model = build_tiny(tokenizer, settings.size)
+    alphabet = {char for example in speech for char in example.target}
+    ctc = AlignerCTC(model, tokenizer, alphabet, settings.aligner_ctc_weight)
+    if settings.listen_steps:
+        listen_first(model, ctc, speech, corpus, settings)
     init = out / "init"
-    build_tiny(tokenizer, settings.size).save_pretrained(init)
+    model.save_pretrained(init)
     tokenizer.save_pretrained(init)
 
     recipe = Recipe(
@@ -117,9 +130,7 @@ def pretrain(
     )
     auxiliary = None
     if settings.aligner_ctc_weight > 0:
-        auxiliary = partial(
-            AlignerCTC, blank_id=tokenizer.pad_token_id, weight=settings.aligner_ctc_weight
-        )
+        auxiliary = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
     final = train(recipe, out / "run", strict=strict, examples=speech, auxiliary=auxiliary)
     for file in final.iterdir():
         shutil.copy2(file, out / file.name)
@@ -129,6 +140,54 @@ def pretrain(
     card["asr_test"] = _asr_test_scores(corpus, out, strict)
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
     return card
+
+
+def _continued_ctc(tokenizer, alphabet, state: dict, settings: PretrainSettings, model):
+    """The CTC of the listening stage, re-attached to the thinker the loop has loaded."""
+    ctc = AlignerCTC(model, tokenizer, alphabet, settings.aligner_ctc_weight)
+    ctc.load_state_dict(state)
+    return ctc
+
+
+def listen_first(
+    model: torch.nn.Module,
+    ctc: AlignerCTC,
+    speech: list[Example],
+    corpus: Path,
+    settings: PretrainSettings,
+) -> None:
+    """Encoder-only stage: the audio tower and aligner learn the character CTC alone.
+
+    Without the LLM a step costs about half, and the CTC leaves its all-blank plateau before
+    the decoder starts to rely on the audio."""
+    tower = model.model.audio_tower
+    features = LogMel()
+    parameters = [*tower.parameters(), *ctc.head.parameters()]
+    optimizer = torch.optim.AdamW(parameters, lr=settings.listen_lr, weight_decay=0.01)
+    warmup = max(1, settings.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    schedule = UniformSchedule(strategy="uniform", sort_window=settings.sort_window)
+    plan = build_plan(
+        schedule.phases(), speech, settings.batch_size, settings.listen_steps, settings.seed
+    )
+    sampler = ScheduledBatchSampler(plan, settings.seed)
+    loader = DataLoader(
+        ExampleDataset(speech, corpus), batch_sampler=sampler, collate_fn=list, num_workers=1
+    )
+    ctc.weight, weight = 1.0, ctc.weight
+    model.train()
+    progress = tqdm(loader, total=settings.listen_steps, desc="pretrain: listen (encoder CTC)")
+    for items in progress:
+        mel, mask = features([item.waveform for item in items])
+        hidden = model.get_audio_features(mel, mask).last_hidden_state
+        loss = ctc.loss(hidden, mask.sum(-1), [item.example.target for item in items])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, settings.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        progress.set_postfix(ctc=f"{loss.item():.3f}")
+    ctc.weight = weight
 
 
 def _asr_test_scores(corpus: Path, foundation: Path, strict: bool) -> dict:
