@@ -113,9 +113,14 @@ class PretrainSettings(_Strict):
         16, ge=0, description="batches of similar duration within every this many batches"
     )
     listen_steps: int = Field(
-        600, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
+        1000, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
     )
     listen_lr: float = Field(2e-3, gt=0)
+    freeze_listener: bool = Field(
+        True,
+        description="keep the audio encoder and aligner as the listening stage left them while "
+        "the LLM learns (faster steps; the auxiliary CTC is then off)",
+    )
     aligner_ctc_weight: float = Field(
         0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )

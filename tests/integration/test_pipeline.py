@@ -105,3 +105,16 @@ def test_eval_writes_per_task_metrics(trained_run: Path):
     predictions = (trained_run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(predictions) == 4 * 6
     assert "| dialect | macro_f1 ↑ |" in (trained_run / "eval.md").read_text(encoding="utf-8")
+
+
+def test_run_report_has_the_table_and_learning_curves(trained_run: Path):
+    from omnisched.eval.report import write_run_report
+
+    scores = {
+        "asr": {"headline": "cer", "cer": 0.5},
+        "emotion": {"headline": "macro_f1", "macro_f1": 0.4},
+    }
+    report = write_run_report(trained_run, "skeleton", {"tuned": scores}, ["a note"])
+    text = report.read_text(encoding="utf-8")
+    assert "| asr | cer ↓ | 0.500 |" in text and "a note" in text
+    assert (trained_run / "learning_curves.png").stat().st_size > 5_000

@@ -13,7 +13,7 @@ from omnisched.train.logging import read_metrics
 
 def plot_learning_curves(metrics_path: Path, out: Path) -> Path:
     """PNG of per-task training loss and gradient norm over steps."""
-    records = [r for r in read_metrics(metrics_path) if "step" in r]
+    records = [r for r in read_metrics(metrics_path) if "event" not in r]
     curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for record in records:
         for key, value in record.items():

@@ -108,7 +108,11 @@ def pretrain(
         model=ModelSettings(
             path=init,
             lora=None,
-            freeze=FreezeSettings(audio_encoder=False, aligner=False, llm=False),
+            freeze=FreezeSettings(
+                audio_encoder=settings.freeze_listener,
+                aligner=settings.freeze_listener,
+                llm=False,
+            ),
         ),
         schedule=UniformSchedule(
             strategy="uniform",
@@ -129,7 +133,7 @@ def pretrain(
         eval=EvalSettings(),
     )
     auxiliary = None
-    if settings.aligner_ctc_weight > 0:
+    if settings.aligner_ctc_weight > 0 and not settings.freeze_listener:
         auxiliary = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
     final = train(recipe, out / "run", strict=strict, examples=speech, auxiliary=auxiliary)
     for file in final.iterdir():
