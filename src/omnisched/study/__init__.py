@@ -1,0 +1,1 @@
+"""Studies: recipes × seeds, resumable, and their generated report."""
