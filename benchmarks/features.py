@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from omnisched.data.audio import load_audio
+from omnisched.data.audio import SAMPLE_RATE, load_audio
 from omnisched.data.synth.corpus import synthesize_corpus
 from omnisched.models.features import LogMel
 
@@ -51,16 +51,16 @@ def main() -> None:
         paths = sorted((corpus / "train" / "audio").rglob("*.flac"))[: args.clips]
         clips = [load_audio(path) for path in paths]
     batches = [clips[i : i + args.batch] for i in range(0, len(clips), args.batch)]
-    seconds = sum(len(c) for c in clips) / 16000
+    seconds = sum(len(c) for c in clips) / SAMPLE_RATE
     log_mel = LogMel()
     extractor = log_mel.extractor
 
     def clip_by_clip(batch):
         for clip in batch:
-            extractor(clip, sampling_rate=16000, padding=False, return_tensors="np")
+            extractor(clip, sampling_rate=SAMPLE_RATE, padding=False, return_tensors="np")
 
     def padded_batch(batch):
-        extractor(batch, sampling_rate=16000, return_tensors="np")
+        extractor(batch, sampling_rate=SAMPLE_RATE, return_tensors="np")
 
     ours = _rate(log_mel, batches)
     single = _rate(clip_by_clip, batches)

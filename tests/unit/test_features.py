@@ -1,4 +1,5 @@
-"""The batched log-mel against transformers' WhisperFeatureExtractor, clip by clip."""
+"""LogMel against transformers' WhisperFeatureExtractor, clip by clip: the contract a faster
+featurizer must keep (today LogMel calls the extractor per clip; issue 6 wants a batched path)."""
 
 import numpy as np
 import pytest
