@@ -1,4 +1,5 @@
-"""The ``omnisched`` command: synth, validate, pretrain, train, preview, eval, study, demo.
+"""The ``omnisched`` command: synth, validate, import, export, pretrain, train, preview, eval,
+study, demo.
 
 Each sub-command is a thin shell over one library function; errors omnisched raises on purpose
 are printed as one clear message and exit code 2, never as a traceback.
@@ -21,18 +22,26 @@ def _synth(args: argparse.Namespace) -> None:
     print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
 
 
-def _validate(args: argparse.Namespace) -> None:
-    from omnisched.data.manifest import SPLITS, manifest_path, read_manifest, write_quarantine
-    from omnisched.data.synth.card import corpus_card
+def _read_corpus(root: Path, strict: bool) -> tuple[dict, list]:
+    """The valid examples of every split of the corpus at ``root``, and its quarantined rows."""
+    from omnisched.data.manifest import SPLITS, manifest_path, read_manifest
 
     examples, quarantined = {}, []
     for split in SPLITS:
-        if manifest_path(args.corpus, split).is_file():
-            manifest = read_manifest(manifest_path(args.corpus, split), args.corpus, args.strict)
+        if manifest_path(root, split).is_file():
+            manifest = read_manifest(manifest_path(root, split), root, strict)
             examples[split] = manifest.examples
             quarantined += manifest.quarantined
     if not examples:
-        raise OmnischedError(f"{args.corpus}: no <split>/manifest.jsonl found")
+        raise OmnischedError(f"{root}: no <split>/manifest.jsonl found")
+    return examples, quarantined
+
+
+def _validate(args: argparse.Namespace) -> None:
+    from omnisched.data.manifest import write_quarantine
+    from omnisched.data.synth.card import corpus_card
+
+    examples, quarantined = _read_corpus(args.corpus, args.strict)
     print(corpus_card(args.corpus, examples))
     print(f"## Quarantine\n\n{len(quarantined)} row(s) quarantined")
     for row in quarantined:
@@ -40,6 +49,58 @@ def _validate(args: argparse.Namespace) -> None:
     if quarantined:
         count = write_quarantine(args.corpus / "quarantine.jsonl", quarantined)
         print(f"\nwritten to {args.corpus / 'quarantine.jsonl'} ({count} rows)")
+
+
+def _import(args: argparse.Namespace) -> None:
+    from omnisched.data.importers.base import ImportOptions
+    from omnisched.data.importers.run import describe, import_corpus, parse_label_map
+    from omnisched.data.synth.card import corpus_card
+
+    options = ImportOptions(
+        split=args.split,
+        task=args.task,
+        language=args.language,
+        label_map=parse_label_map(args.label_map) if args.label_map else {},
+        media_dir=args.media_dir,
+        source_split=args.source_split,
+        id_prefix=args.id_prefix,
+        text_twins=args.text_twins,
+        link=args.link,
+        append=args.append,
+        strict=args.strict,
+    )
+    report = import_corpus(args.format, args.src, args.out, options)
+    examples, _ = _read_corpus(args.out, strict=False)
+    card = corpus_card(args.out, examples)
+    (args.out / "CORPUS.md").write_text(card, encoding="utf-8")
+    print(card)
+    print(describe(report))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from omnisched.config import load_recipe
+    from omnisched.export import TRAINER_SETTINGS, export_schedule
+
+    recipe = load_recipe(args.recipe)
+    if args.steps is not None:
+        recipe.train.steps = args.steps
+    report = export_schedule(recipe, args.format, args.out, args.strict, args.name)
+    print(
+        f"{report.rows} rows = {report.steps} global batches of {report.batch_size} in schedule "
+        f"order → {report.file}\nrow → example, step and phase: {report.order}"
+    )
+    if report.dataset_info is not None:
+        print(f"dataset entry '{args.name or report.file.stem}' in {report.dataset_info}")
+    for note in report.notes:
+        print(f"note: {note}")
+    settings = TRAINER_SETTINGS[args.format].format(
+        file=report.file,
+        name=args.name or report.file.stem,
+        folder=report.file.parent,
+        batch_size=report.batch_size,
+        steps=report.steps,
+    )
+    print(f"\nto train in this order:\n{settings}")
 
 
 def _pretrain(args: argparse.Namespace) -> None:
@@ -71,20 +132,12 @@ def _train(args: argparse.Namespace) -> None:
 
 def _preview(args: argparse.Namespace) -> None:
     from omnisched.config import load_recipe
-    from omnisched.data.manifest import load_split
     from omnisched.schedule import preview
-    from omnisched.schedule.embeddings import model_embeddings
-    from omnisched.schedule.recipes import select_examples
 
     recipe = load_recipe(args.recipe)
     if args.steps is not None:
         recipe.train.steps = args.steps
-    examples = load_split(recipe.corpus, "train", args.strict)
-    embeddings = None
-    if recipe.schedule.uses_embeddings:
-        chosen = select_examples(recipe.schedule, examples)
-        embeddings = model_embeddings(recipe.model.path, chosen, recipe.corpus, recipe.cache)
-    chosen, batches, sampler = preview.walk(recipe, examples, embeddings)
+    chosen, batches, sampler = preview.schedule(recipe, args.strict)
     print(
         f"# {recipe.name}: {recipe.schedule.strategy}, {len(batches)} steps of "
         f"{recipe.train.batch_size}\n"
@@ -162,6 +215,79 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("corpus", type=Path, help="corpus directory")
     validate.add_argument("--strict", action="store_true", help="fail on the first bad row")
     validate.set_defaults(func=_validate)
+
+    from omnisched.data.importers import IMPORTERS
+
+    importing = commands.add_parser(
+        "import",
+        help="import a corpus in a public format as omnisched manifests",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Reads SRC in FORMAT and writes DIR/<split>/manifest.jsonl, with audio "
+        "under DIR/<split>/audio/<task>/ as 16 kHz mono (copied when it already is, else "
+        "converted with soxr to FLAC, the change noted in meta.audio_note; never truncated: a "
+        "clip over 30 s is quarantined). Bad rows go to DIR/<split>/import-quarantine.jsonl "
+        "with file, line, field and reason. Prints the corpus card (also DIR/CORPUS.md).",
+        epilog="formats, their layout and their task / label / language mapping:\n\n"
+        + "\n\n".join(importer.help for importer in IMPORTERS.values())
+        + "\n\nA label outside the task's label set (tasks.py) is quarantined, never changed: "
+        "map source labels with --label-map.",
+    )
+    importing.add_argument("format", choices=list(IMPORTERS), metavar="FORMAT", help="see below")
+    importing.add_argument("src", type=Path, metavar="SRC", help="file or folder to import")
+    importing.add_argument("--out", type=Path, required=True, help="corpus directory")
+    importing.add_argument("--split", default="train", help="split to write (default train)")
+    importing.add_argument("--task", default=None, help="task, where the format allows a choice")
+    importing.add_argument(
+        "--language", default=None, help="language code (ar, en ...); overrides the source's"
+    )
+    importing.add_argument(
+        "--label-map",
+        default=None,
+        metavar="MAP",
+        help="source label → task label: SRC=LABEL,SRC=LABEL or a JSON/YAML mapping file",
+    )
+    importing.add_argument(
+        "--media-dir", type=Path, default=None, help="where relative audio paths of SRC lie"
+    )
+    importing.add_argument(
+        "--source-split",
+        default=None,
+        help="part of SRC to read: Common Voice TSV name, DatasetDict split (default: --split)",
+    )
+    importing.add_argument("--id-prefix", default="", help="prefix of every example id")
+    importing.add_argument(
+        "--text-twins",
+        action="store_true",
+        help="also write a text row (input_text = transcript) for each speech row with one",
+    )
+    importing.add_argument(
+        "--link", action="store_true", help="hard-link audio that needs no conversion"
+    )
+    importing.add_argument(
+        "--append", action="store_true", help="add rows to an existing manifest of the split"
+    )
+    importing.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    importing.set_defaults(func=_import)
+
+    exporting = commands.add_parser(
+        "export",
+        help="write a recipe's schedule as an ms-swift or LLaMA-Factory training file",
+        description="Draws the recipe's global batches with the plan and sampler training "
+        "uses and writes one chat row per position, in schedule order: swift → JSON Lines "
+        "{messages, audios}; llamafactory → a ShareGPT JSON array and its entry in "
+        "dataset_info.json beside it. Also FILE.order.jsonl (row → example id, step, phase). "
+        "Prints the trainer settings that keep the order (no shuffling, global batch = the "
+        "recipe's batch_size).",
+    )
+    exporting.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
+    exporting.add_argument("--format", choices=["swift", "llamafactory"], required=True)
+    exporting.add_argument("--out", type=Path, required=True, help="training file to write")
+    exporting.add_argument("--steps", type=int, default=None, help="override train.steps")
+    exporting.add_argument(
+        "--name", default=None, help="LLaMA-Factory dataset name (default: the file's stem)"
+    )
+    exporting.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    exporting.set_defaults(func=_export)
 
     pretrain = commands.add_parser(
         "pretrain",

@@ -7,6 +7,8 @@ macro-F1; ``slu`` targets a one-line JSON ``{"scenario", "action", "entities"}``
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -90,3 +92,14 @@ def get_task(name: str) -> Task:
         return TASKS[name]
     except KeyError:
         raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}") from None
+
+
+def slu_target(scenario: str, action: str, entities: Iterable[tuple[str, str]]) -> str:
+    """The one-line JSON target of ``slu``: ``{"scenario", "action", "entities": [{"type",
+    "filler"}]}``, entities in the order they are said, non-ASCII kept as is."""
+    frame = {
+        "scenario": scenario,
+        "action": action,
+        "entities": [{"type": kind, "filler": filler} for kind, filler in entities],
+    }
+    return json.dumps(frame, ensure_ascii=False)

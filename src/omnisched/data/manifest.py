@@ -58,7 +58,7 @@ def write_manifest(path: Path, examples: Iterable[Example]) -> int:
     return count
 
 
-def _first_error(error: ValidationError) -> tuple[str, str]:
+def first_error(error: ValidationError) -> tuple[str, str]:
     """(field, reason) of the first problem pydantic found in a row."""
     problem = error.errors()[0]
     location = ".".join(str(part) for part in problem["loc"])
@@ -86,7 +86,7 @@ def _check_row(raw: str, root: Path) -> Example:
     try:
         example = Example.model_validate(data)
     except ValidationError as error:
-        raise _Invalid(*_first_error(error)) from None
+        raise _Invalid(*first_error(error)) from None
     if example.audio is not None:
         audio = (root / example.audio).resolve()
         if not audio.is_relative_to(root.resolve()):
@@ -132,11 +132,11 @@ def read_manifest(path: Path, root: Path | None = None, strict: bool = False) ->
     return manifest
 
 
-def write_quarantine(path: Path, rows: Iterable[QuarantinedRow]) -> int:
-    """Writes quarantined rows as JSON Lines; returns how many."""
+def write_quarantine(path: Path, rows: Iterable[QuarantinedRow], append: bool = False) -> int:
+    """Writes (or appends) quarantined rows as JSON Lines; returns how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", encoding="utf-8") as out:
+    with path.open("a" if append else "w", encoding="utf-8") as out:
         for row in rows:
             out.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
             count += 1

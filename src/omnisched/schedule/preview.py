@@ -34,6 +34,21 @@ def walk(recipe, examples: list[Example], embeddings: np.ndarray | None = None):
     return chosen, list(sampler), sampler
 
 
+def schedule(recipe, strict: bool = False):
+    """(chosen examples, global batches, sampler) of the recipe's schedule over the train split
+    of its corpus, built as training builds it (ADS recipes compute or reuse the aligner
+    embeddings of the recipe's model)."""
+    from omnisched.data.manifest import load_split
+    from omnisched.schedule.embeddings import model_embeddings
+
+    examples = load_split(recipe.corpus, "train", strict)
+    embeddings = None
+    if recipe.schedule.uses_embeddings:
+        chosen = select_examples(recipe.schedule, examples)
+        embeddings = model_embeddings(recipe.model.path, chosen, recipe.corpus, recipe.cache)
+    return walk(recipe, examples, embeddings)
+
+
 def phase_table(chosen: list[Example], batches: list[list[int]], sampler) -> list[dict]:
     """Per phase: its steps, composer and the measured share of every pool."""
     rows = []
