@@ -78,7 +78,10 @@ def _draft(row: dict, file: Path, line: int, options: ImportOptions) -> Draft:
 
 def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
     """Drafts of every row of the parquet file(s) at ``src``; ``line`` is the row number."""
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError("megassum needs pyarrow: pip install 'omnisched[formats]'") from None
 
     for file in _parquet_files(src):
         line = 0
