@@ -20,8 +20,8 @@ from omnisched.data.importers.base import Importer
 IMPORTERS: dict[str, Importer] = {
     importer.name: importer
     for importer in (
-        messages.importer("swift", "ms-swift"),
-        messages.importer("llamafactory", "LLaMA-Factory"),
+        messages.importer("swift"),
+        messages.importer("llamafactory"),
         megassum.IMPORTER,
         common_voice.IMPORTER,
         slurp.IMPORTER,

@@ -161,10 +161,11 @@ def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
             yield quarantined(src, line, raw, problem.field_name, problem.reason)
 
 
-HELP = """\
-{name}: a {trainer} JSON or JSONL file of rows
-  {{"messages": [{{"role": "user", "content": "<audio>INSTRUCTION"}},
-                {{"role": "assistant", "content": "TARGET"}}], "audios": ["x.wav"]}}
+HELP = {
+    "swift": """\
+swift: an ms-swift JSON or JSONL file of rows
+  {"messages": [{"role": "user", "content": "<audio>INSTRUCTION"},
+                {"role": "assistant", "content": "TARGET"}], "audios": ["x.wav"]}
   (ShareGPT "conversations" with from/value read too; a "system" turn is kept in meta).
   One user and one assistant turn, at most one audio. Speech row: one <audio> tag and one
   path (relative paths under --media-dir, default the file's folder). Text row: no audio; the
@@ -172,15 +173,15 @@ HELP = """\
   task: --task, else the task whose prompt (tasks.py) is the instruction, else quarantined;
   language: --language, else the language of that prompt; target: the assistant turn;
   label (dialect, emotion): the target, through --label-map. Another instruction is kept in
-  meta.instruction (omnisched prompts with its own)."""
+  meta.instruction (omnisched prompts with its own).""",
+    "llamafactory": """\
+llamafactory: a LLaMA-Factory ShareGPT JSON or JSONL file with "messages" (or
+  "conversations") and "audios", as in its data/mllm_audio_demo.json; read exactly as swift
+  rows, with the same task / label / language mapping.""",
+}
 
 
-def importer(name: str, trainer: str) -> Importer:
-    """The importer of one trainer's flavour of the format (the same reader)."""
-    return Importer(
-        name=name,
-        read=read,
-        tasks=tuple(TASKS),
-        help=HELP.format(name=name, trainer=trainer),
-        infers_task=True,
-    )
+def importer(name: str) -> Importer:
+    """The importer of one trainer's flavour of the format (``swift`` or ``llamafactory``):
+    the same reader."""
+    return Importer(name=name, read=read, tasks=tuple(TASKS), help=HELP[name], infers_task=True)

@@ -297,7 +297,7 @@ def describe(report: ImportReport, shown: int = 20) -> str:
     by_field = Counter(row.field for row in report.quarantined)
     lines += [f"  field '{name}': {count}" for name, count in by_field.most_common()]
     lines += [
-        f"- {row.file}:{row.line} field '{row.field}': {row.reason}"
+        f"- {row.file}{f':{row.line}' if row.line else ''} field '{row.field}': {row.reason}"
         for row in report.quarantined[:shown]
     ]
     if len(report.quarantined) > shown:
