@@ -126,6 +126,10 @@ def _train(args: argparse.Namespace) -> None:
     recipe = load_recipe(args.recipe)
     if args.steps is not None:
         recipe.train.steps = args.steps
+    if args.model is not None:
+        recipe.model.path = args.model
+    if args.corpus is not None:
+        recipe.corpus = args.corpus
     final = train(recipe, _run_dir(args, recipe.name), strict=args.strict)
     print(f"fine-tuned weights at {final}")
 
@@ -314,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
     train.add_argument("--run-dir", type=Path, default=None, help="default runs/<recipe name>")
     train.add_argument("--steps", type=int, default=None, help="override train.steps")
+    train.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="override model.path: a local Qwen2.5-Omni (thinker or whole model) or Qwen2-Audio "
+        "checkpoint directory",
+    )
+    train.add_argument("--corpus", type=Path, default=None, help="override the recipe's corpus")
     train.add_argument("--strict", action="store_true", help="fail on the first bad row")
     train.set_defaults(func=_train)
 

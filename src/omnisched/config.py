@@ -41,9 +41,15 @@ class FreezeSettings(_Strict):
 
 
 class ModelSettings(_Strict):
-    """The model to fine-tune: a directory written by ``save_pretrained`` (weights, tokenizer)."""
+    """The model to fine-tune: a local directory written by ``save_pretrained`` (weights,
+    tokenizer, and for real checkpoints their processor): a Qwen2.5-Omni thinker or whole
+    Qwen2.5-Omni checkpoint (the thinker is loaded), or Qwen2-Audio."""
 
     path: Path = Path("runs/foundation")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="weights' dtype; bfloat16 for 7B checkpoints on GPUs"
+    )
+    gradient_checkpointing: bool = Field(False, description="recompute activations (memory)")
     lora: LoraSettings | None = LoraSettings()
     freeze: FreezeSettings = FreezeSettings()
 

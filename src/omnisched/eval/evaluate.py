@@ -18,7 +18,7 @@ from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.eval import metrics
 from omnisched.eval.normalize import ArabicNormalizer
-from omnisched.models.qwen_omni import QwenOmniAdapter
+from omnisched.models.adapter import AudioLMAdapter
 from omnisched.tasks import get_task
 
 CLASSIFY_TOKENS = 8
@@ -56,7 +56,7 @@ def score_task(task_name: str, references: list[Example], outputs: list[str], no
 
 
 def generate_outputs(
-    adapter: QwenOmniAdapter, dataset: ExampleDataset, settings: EvalSettings
+    adapter: AudioLMAdapter, dataset: ExampleDataset, settings: EvalSettings
 ) -> list[str]:
     """Greedy outputs for every example of ``dataset``, in order.
 
@@ -102,7 +102,7 @@ def evaluate_examples(
 ) -> dict[str, dict]:
     """Metrics per task of ``model`` on ``examples``; optionally writes every prediction."""
     model.eval()
-    adapter = QwenOmniAdapter(model, tokenizer)
+    adapter = AudioLMAdapter(model, tokenizer)
     if settings.limit_per_task is not None:
         examples = first_per_task(examples, settings.limit_per_task)
     outputs = generate_outputs(adapter, ExampleDataset(examples, root), settings)

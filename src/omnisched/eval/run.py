@@ -53,7 +53,7 @@ def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -
     settings = recipe.eval.model_copy(
         update={"limit_per_task": limit or recipe.eval.limit_per_task}
     )
-    model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL)
+    model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL, recipe.model.dtype)
     examples = eval_rows(
         recipe.corpus, split, recipe.schedule.tasks, settings.modalities, settings.languages
     )

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from omnisched.models.qwen_omni import IGNORE_INDEX
+from omnisched.models.adapter import IGNORE_INDEX
 
 BLANK = 0
 

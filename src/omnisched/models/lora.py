@@ -1,8 +1,9 @@
 """Freezing and LoRA: which parts of the thinker train during fine-tuning.
 
-Parts of a Qwen2.5-Omni thinker: the audio encoder (``audio_tower`` without its last
-projection), the aligner (``audio_tower.proj``, the audio-to-LLM projector), the LLM
-(``language_model`` and ``lm_head``). LoRA adapters go on the LLM's attention projections only.
+Parts of an audio LM: the audio encoder (``audio_tower`` without the projector), the aligner
+(the audio-to-LLM projector: ``audio_tower.proj`` in a Qwen2.5-Omni thinker,
+``multi_modal_projector`` in Qwen2-Audio), the LLM (``language_model`` and ``lm_head``). LoRA
+adapters go on the LLM's projections named in the recipe (attention by default).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def part_of(name: str) -> str:
     """Which part a parameter belongs to, by its name."""
     if "lora_" in name:
         return "lora"
-    if "audio_tower.proj." in name:
+    if "audio_tower.proj." in name or "multi_modal_projector." in name:
         return "aligner"
     if "audio_tower." in name:
         return "audio_encoder"

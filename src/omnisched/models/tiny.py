@@ -2,6 +2,7 @@
 
 Built from a config, never downloaded. Its vocabulary is the corpus tokenizer's; its audio
 encoder takes the real 128-bin log-mel features, so the same collator serves the 7B checkpoint.
+A tiny Qwen2-Audio of the same sizes stands in for that family in tests.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 from transformers import (
+    PreTrainedModel,
     PreTrainedTokenizerFast,
     Qwen2_5OmniThinkerConfig,
     Qwen2_5OmniThinkerForConditionalGeneration,
+    Qwen2AudioConfig,
+    Qwen2AudioForConditionalGeneration,
 )
 
 from omnisched.models import tokenizer as tok
@@ -81,6 +85,44 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5Om
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
+    )
+
+
+def tiny_qwen2_audio_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2AudioConfig:
+    """A Qwen2-Audio config at ``size`` whose special ids are the tokenizer's."""
+    return Qwen2AudioConfig(
+        audio_config={
+            "num_mel_bins": N_MELS,
+            "encoder_layers": size.audio_layers,
+            "encoder_attention_heads": size.audio_heads,
+            "encoder_ffn_dim": 4 * size.audio_width,
+            "d_model": size.audio_width,
+            "max_source_positions": 1500,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tokenizer),
+            "hidden_size": size.text_width,
+            "intermediate_size": 3 * size.text_width,
+            "num_hidden_layers": size.text_layers,
+            "num_attention_heads": size.text_heads,
+            "num_key_value_heads": size.text_kv_heads,
+            "max_position_embeddings": 4096,
+            "tie_word_embeddings": True,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        },
+        audio_token_id=tokenizer.convert_tokens_to_ids(tok.AUDIO),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def build_tiny_qwen2_audio(
+    tokenizer: PreTrainedTokenizerFast, size: TinySize | None = None
+) -> PreTrainedModel:
+    """A freshly initialized tiny Qwen2-Audio for ``tokenizer`` (tests of that family)."""
+    return Qwen2AudioForConditionalGeneration(
+        tiny_qwen2_audio_config(tokenizer, size or TinySize())
     )
 
 

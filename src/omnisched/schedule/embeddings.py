@@ -115,8 +115,8 @@ def model_embeddings(
     if (found := load_embeddings(directory, [e.id for e in examples])) is not None:
         return found
     if adapter is None:
+        from omnisched.models.adapter import AudioLMAdapter
         from omnisched.models.loading import load_pretrained
-        from omnisched.models.qwen_omni import QwenOmniAdapter
 
-        adapter = QwenOmniAdapter(*load_pretrained(model_dir))
+        adapter = AudioLMAdapter(*load_pretrained(model_dir))
     return aligner_embeddings(adapter, examples, root, directory)

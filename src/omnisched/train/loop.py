@@ -27,9 +27,10 @@ from omnisched.config import Recipe
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
+from omnisched.models.adapter import AudioLMAdapter
+from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
-from omnisched.models.qwen_omni import QwenOmniAdapter
 from omnisched.schedule.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import select_examples
@@ -130,7 +131,7 @@ def train(
         quarantine = run_dir / "quarantine.jsonl"
         examples = load_split(recipe.corpus, "train", strict, quarantine=quarantine)
     examples = select_examples(recipe.schedule, examples)
-    model, tokenizer = load_pretrained(recipe.model.path)
+    model, tokenizer = load_pretrained(recipe.model.path, recipe.model.dtype)
     embeddings = None
     if recipe.schedule.uses_embeddings:
         embeddings = model_embeddings(
@@ -138,7 +139,7 @@ def train(
             examples,
             recipe.corpus,
             recipe.cache,
-            adapter=QwenOmniAdapter(model, tokenizer),
+            adapter=AudioLMAdapter(model, tokenizer),
         )
     plan = build_plan(
         recipe.schedule.phases(),
@@ -149,7 +150,11 @@ def train(
         embeddings,
     )
     model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
-    adapter = QwenOmniAdapter(model, tokenizer)
+    if recipe.model.gradient_checkpointing:
+        model.activation_checkpointing_enable(
+            activation_checkpointing_kwargs={"use_reentrant": False}
+        )
+    adapter = AudioLMAdapter(model, tokenizer)
     extra = auxiliary(model) if auxiliary is not None else None
     counts = parameter_counts(model)
     accelerator.print(
@@ -218,7 +223,7 @@ def train(
     current_phase = sampler.phase_at(step - 1) if step else None
     for inputs, tasks in loader:
         step += 1
-        inputs = {k: v.to(accelerator.device) for k, v in inputs.items()}
+        inputs = adapter.to_model(inputs)
         output = model(**inputs)
         loss = output.loss if extra is None else output.loss + extra(inputs)
         accelerator.backward(loss)
@@ -292,5 +297,8 @@ def train(
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(final)
         tokenizer.save_pretrained(final)
+        for name in EXTRACTOR_FILES:  # a real checkpoint's feature extractor goes along
+            if (Path(recipe.model.path) / name).is_file():
+                shutil.copy2(Path(recipe.model.path) / name, final / name)
     accelerator.wait_for_everyone()
     return final

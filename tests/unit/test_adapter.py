@@ -1,4 +1,4 @@
-"""The Qwen2.5-Omni adapter on the real thinker class at micro size, with real eSpeak audio."""
+"""The audio-LM adapter on the real thinker class at micro size, with real eSpeak audio."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from omnisched.data.dataset import LoadedExample
 from omnisched.data.example import Example
 from omnisched.data.synth.espeak import Prosody, speaker
 from omnisched.models import tokenizer as tok
-from omnisched.models.qwen_omni import IGNORE_INDEX, QwenOmniAdapter
+from omnisched.models.adapter import IGNORE_INDEX, AudioLMAdapter
 from omnisched.models.tiny import build_tiny
 from omnisched.tasks import TASKS
 
@@ -25,11 +25,11 @@ def spoken(text: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def adapter() -> QwenOmniAdapter:
+def adapter() -> AudioLMAdapter:
     torch.manual_seed(0)
     prompts = [task.prompt("ar") for task in TASKS.values()]
     tokenizer = tok.train_tokenizer(SENTENCES * 5 + prompts, vocab_size=400)
-    return QwenOmniAdapter(build_tiny(tokenizer, MICRO).eval(), tokenizer)
+    return AudioLMAdapter(build_tiny(tokenizer, MICRO).eval(), tokenizer)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
-"""Adapter for the Qwen2.5-Omni thinker: prompts, collation, generation and aligner embeddings.
+"""Adapter for audio LMs: prompts, collation, generation and aligner embeddings.
 
-The one place that knows how this family wants its inputs: the chat format with the audio
+The one place that knows how a model wants its inputs: the ChatML format with the audio
 placeholder expanded to as many ``<|AUDIO|>`` tokens as the audio tower will produce, log-mel
-features with their mask, and loss only on the answer. The tiny embedded model and the 7B
-checkpoint share the class, so they share this adapter.
+features with their mask, and loss only on the answer. What differs between Qwen2.5-Omni and
+Qwen2-Audio comes from ``models.families``; the tiny embedded model and the 7B checkpoints
+share their class, so they share this adapter.
 """
 
 from __future__ import annotations
@@ -14,19 +15,30 @@ from transformers import PreTrainedTokenizerBase
 from omnisched.data.dataset import LoadedExample
 from omnisched.data.example import Example
 from omnisched.models import tokenizer as tok
+from omnisched.models.families import family_of
 from omnisched.models.features import LogMel
 from omnisched.tasks import get_task
 
 IGNORE_INDEX = -100
 
 
-class QwenOmniAdapter:
-    """Turns examples into Qwen2.5-Omni thinker inputs and model outputs back into text."""
+class AudioLMAdapter:
+    """Turns examples into a Qwen2.5-Omni thinker's or Qwen2-Audio's inputs and model outputs
+    back into text."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        features: LogMel | None = None,
+    ) -> None:
+        """``features`` defaults to the checkpoint's own extractor, or the Whisper default."""
         self.model = model
         self.tokenizer = tokenizer
-        self.features = LogMel()
+        self.family = family_of(model)
+        self.features = features or LogMel.for_checkpoint(
+            self.thinker.config.name_or_path, self.family.fixed_frames
+        )
         self.audio_id = tokenizer.convert_tokens_to_ids(tok.AUDIO)
         self.audio_bos_id = tokenizer.convert_tokens_to_ids(tok.AUDIO_BOS)
         self.audio_eos_id = tokenizer.convert_tokens_to_ids(tok.AUDIO_EOS)
@@ -53,7 +65,8 @@ class QwenOmniAdapter:
         tail = self._text(f"{instruction}{tok.IM_END}\n{tok.IM_START}assistant\n")
         if example.modality == "speech":
             audio = [self.audio_bos_id, *[self.audio_id] * audio_tokens, self.audio_eos_id]
-            return head + audio + tail
+            prefix = self._text(self.family.audio_prefix) if self.family.audio_prefix else []
+            return head + prefix + audio + tail
         return head + self._text(f"{example.input_text}\n") + tail
 
     def target_ids(self, example: Example) -> list[int]:
@@ -98,6 +111,14 @@ class QwenOmniAdapter:
             inputs["labels"] = label_ids
         return inputs
 
+    def to_model(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``inputs`` on the model's device, features in its dtype (bf16 checkpoints)."""
+        parameter = next(self.model.parameters())
+        return {
+            k: v.to(parameter.device, parameter.dtype if v.is_floating_point() else v.dtype)
+            for k, v in inputs.items()
+        }
+
     def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean token cross-entropy of each example's answer (for per-task loss logging)."""
         shifted = logits[:, :-1].float().transpose(1, 2)
@@ -117,10 +138,10 @@ class QwenOmniAdapter:
         rows: list[torch.Tensor | None] = [None] * len(items)
         inputs, counts = self._audio_inputs(items)
         if inputs:
-            output = thinker.get_audio_features(
-                inputs["input_features"].to(device, thinker.dtype),
-                inputs["feature_attention_mask"].to(device),
-            ).last_hidden_state
+            inputs = self.to_model(inputs)
+            output = self.family.aligner_output(
+                thinker, inputs["input_features"], inputs["feature_attention_mask"]
+            )
             pooled = iter(part.mean(0) for part in torch.split(output, [c for c in counts if c]))
             for row, item in enumerate(items):
                 if item.waveform is not None:
@@ -135,9 +156,7 @@ class QwenOmniAdapter:
     @torch.no_grad()
     def generate(self, items: list[LoadedExample], max_new_tokens: int = 64) -> list[str]:
         """Greedy answers for a batch of examples."""
-        inputs = self.collate(items, with_targets=False)
-        device = next(self.model.parameters()).device
-        inputs = {k: v.to(device) for k, v in inputs.items()}
+        inputs = self.to_model(self.collate(items, with_targets=False))
         output = self.model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
