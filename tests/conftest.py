@@ -42,7 +42,13 @@ def micro_foundation(small_corpus: Path, tmp_path_factory: pytest.TempPathFactor
 
     out = tmp_path_factory.mktemp("foundation")
     settings = PretrainSettings(
-        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1, listen_steps=3
+        tokenizer_vocab=400,
+        size=MICRO,
+        steps=4,
+        batch_size=4,
+        warmup_steps=1,
+        listen_steps=3,
+        short_steps=2,
     )
     pretrain(small_corpus, out, settings)
     return out

@@ -110,7 +110,7 @@ class PretrainSettings(_Strict):
 
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
-    steps: int = Field(1000, gt=0)
+    steps: int = Field(900, gt=0, description="LLM steps on all utterances, after short_steps")
     batch_size: int = Field(16, gt=0)
     lr: float = Field(1.5e-3, gt=0)
     warmup_steps: int = Field(60, ge=0)
@@ -119,9 +119,17 @@ class PretrainSettings(_Strict):
         16, ge=0, description="batches of similar duration within every this many batches"
     )
     listen_steps: int = Field(
-        1000, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
+        1200, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
     )
     listen_lr: float = Field(2e-3, gt=0)
+    short_steps: int = Field(
+        600,
+        ge=0,
+        description="LLM steps on short utterances only, before the steps on all of them: on "
+        "short clips the decoder finds where in the audio each character is in a few hundred "
+        "steps, on the whole mix it takes well over a thousand",
+    )
+    short_max_seconds: float = Field(2.5, gt=0, description="the longest 'short' utterance")
     freeze_listener: bool = Field(
         True,
         description="keep the audio encoder and aligner as the listening stage left them while "

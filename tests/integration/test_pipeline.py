@@ -30,11 +30,26 @@ def test_pretrained_foundation_is_saved_and_reused(small_corpus: Path, micro_fou
     weights = micro_foundation / "model.safetensors"
     before = weights.stat().st_mtime_ns
     settings = PretrainSettings(
-        tokenizer_vocab=400, size=MICRO, steps=4, batch_size=4, warmup_steps=1, listen_steps=3
+        tokenizer_vocab=400,
+        size=MICRO,
+        steps=4,
+        batch_size=4,
+        warmup_steps=1,
+        listen_steps=3,
+        short_steps=2,
     )
     assert pretrain(small_corpus, micro_foundation, settings) == card
     assert weights.stat().st_mtime_ns == before
     assert not list(micro_foundation.glob("*.bin")) and not list(micro_foundation.glob("*.pt"))
+
+
+def test_pretraining_starts_on_short_utterances(small_corpus: Path, micro_foundation: Path):
+    speech = [e for e in load_split(small_corpus, "train") if e.modality == "speech"]
+    short = [e for e in speech if e.duration_s <= PretrainSettings().short_max_seconds]
+    assert 0 < len(short) < len(speech)
+    for stage, rows in (("short", short), ("all", speech)):
+        start = read_metrics(micro_foundation / f"run-{stage}" / "metrics.jsonl")[0]
+        assert start["event"] == "start" and start["examples"] == len(rows)
 
 
 @pytest.fixture(scope="module")

@@ -102,11 +102,37 @@ def pretrain(
     model.save_pretrained(init)
     tokenizer.save_pretrained(init)
 
-    recipe = Recipe(
+    auxiliary = None
+    if settings.aligner_ctc_weight > 0 and not settings.freeze_listener:
+        auxiliary = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
+    short = [e for e in speech if (e.duration_s or 0) <= settings.short_max_seconds]
+    stages = [("short", short, settings.short_steps), ("all", speech, settings.steps)]
+    weights = init
+    for name, examples, steps in stages:
+        if not steps or not examples:
+            continue
+        recipe = _asr_recipe(corpus, weights, settings, steps)
+        weights = train(
+            recipe, out / f"run-{name}", strict=strict, examples=examples, auxiliary=auxiliary
+        )
+    final = weights
+    for file in final.iterdir():
+        shutil.copy2(file, out / file.name)
+
+    card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
+    card["train_seconds"] = round(time.perf_counter() - started, 1)
+    card["asr_test"] = _asr_test_scores(corpus, out, strict)
+    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
+    return card
+
+
+def _asr_recipe(corpus: Path, weights: Path, settings: PretrainSettings, steps: int) -> Recipe:
+    """The recipe of one LLM stage: ASR on speech, full parameters, the listener as set."""
+    return Recipe(
         name="pretrain",
         corpus=corpus,
         model=ModelSettings(
-            path=init,
+            path=weights,
             lora=None,
             freeze=FreezeSettings(
                 audio_encoder=settings.freeze_listener,
@@ -121,29 +147,17 @@ def pretrain(
             sort_window=settings.sort_window,
         ),
         train=TrainSettings(
-            steps=settings.steps,
+            steps=steps,
             batch_size=settings.batch_size,
             lr=settings.lr,
-            warmup_steps=settings.warmup_steps,
+            warmup_steps=min(settings.warmup_steps, steps // 2),
             max_grad_norm=settings.max_grad_norm,
             weight_decay=0.01,
-            checkpoint_every=max(settings.steps // 4, 1),
+            checkpoint_every=max(steps // 4, 1),
             seed=settings.seed,
         ),
         eval=EvalSettings(),
     )
-    auxiliary = None
-    if settings.aligner_ctc_weight > 0 and not settings.freeze_listener:
-        auxiliary = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
-    final = train(recipe, out / "run", strict=strict, examples=speech, auxiliary=auxiliary)
-    for file in final.iterdir():
-        shutil.copy2(file, out / file.name)
-
-    card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
-    card["train_seconds"] = round(time.perf_counter() - started, 1)
-    card["asr_test"] = _asr_test_scores(corpus, out, strict)
-    (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
-    return card
 
 
 def _continued_ctc(tokenizer, alphabet, state: dict, settings: PretrainSettings, model):
