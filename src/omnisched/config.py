@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
 from omnisched.models.tiny import TinySize
 from omnisched.schedule.recipes import Schedule, UniformSchedule
@@ -61,6 +62,21 @@ class TrainSettings(_Strict):
     log_every: int = Field(10, gt=0)
     seed: int = 0
     num_workers: int = Field(1, ge=0)
+    max_nonfinite_steps: int = Field(
+        10,
+        ge=0,
+        description="steps with a non-finite loss or gradient are skipped (no update) and "
+        "logged; the run stops with an error after more than this many",
+    )
+    max_target_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="quarantine rows whose target is longer (in tokens); the model's context "
+        "length is always a limit",
+    )
+    log_batches: bool = Field(
+        False, description="write the ids of every step's batch to batches.jsonl"
+    )
 
 
 class EvalSettings(_Strict):
@@ -85,6 +101,7 @@ class Recipe(_Strict):
 
     name: str
     corpus: Path = Path("runs/corpus")
+    data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()
     schedule: Schedule = UniformSchedule(strategy="uniform")
     train: TrainSettings = TrainSettings()
@@ -141,6 +158,8 @@ def load_yaml(path: Path) -> dict:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error})") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
     if not isinstance(data, dict):

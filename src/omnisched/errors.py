@@ -21,3 +21,7 @@ class ManifestError(OmnischedError):
 
 class AudioError(OmnischedError):
     """An audio file cannot be used as it is (unreadable, too long, not finite)."""
+
+
+class TrainingError(OmnischedError):
+    """Training cannot go on (the loss stays non-finite, a single example does not fit)."""

@@ -1,8 +1,9 @@
 """Atomic checkpoints: written to a temporary directory, fsynced, then renamed into place.
 
 A checkpoint holds the trainable weights (safetensors, through ``save_pretrained``), the
-optimizer and scheduler state (``torch.save`` of tensors only, loaded with
-``weights_only=True``), and the sampler state, so a resumed run continues the same stream.
+optimizer and scheduler state and torch's random generators (``torch.save`` of tensors only,
+loaded with ``weights_only=True``), and the sampler state, so a resumed run continues the same
+stream with the same dropout draws.
 """
 
 from __future__ import annotations
@@ -20,20 +21,27 @@ STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
 
 
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-    directory = os.open(root, os.O_RDONLY)
+def _fsync_directory(path: Path) -> None:
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
 
 
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_directory(root)
+
+
 def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
-    """Calls ``fill(tmp_dir)``, fsyncs it and renames it to ``target``, replacing any old one."""
+    """Calls ``fill(tmp_dir)``, fsyncs it and renames it to ``target``, replacing any old one.
+
+    A crash at any point leaves either the old ``target`` or the new one complete (and perhaps
+    a hidden ``.<name>.tmp`` that the next write removes), never a partial ``target``."""
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp")
     if tmp.exists():
@@ -50,7 +58,23 @@ def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(old)
     else:
         tmp.rename(target)
+    _fsync_directory(target.parent)
     return target
+
+
+def rng_state() -> dict:
+    """The state of torch's random generators (dropout draws from them), as tensors."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Puts torch's random generators back where ``rng_state`` found them."""
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def save_checkpoint(
@@ -67,7 +91,11 @@ def save_checkpoint(
     def fill(directory: Path) -> None:
         model.save_pretrained(directory)
         torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": rng_state(),
+            },
             directory / OPTIMIZER_FILE,
         )
         (directory / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
