@@ -56,11 +56,11 @@ def _read(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int
             str(path), start=start, frames=frames, dtype="float32", always_2d=True
         )
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
+        raise AudioError(path, f"unreadable audio ({error})") from None
     if samples.size == 0:
-        raise AudioError(f"{path}: zero-length audio")
+        raise AudioError(path, "zero-length audio")
     if not np.isfinite(samples).all():
-        raise AudioError(f"{path}: audio holds NaN or infinite samples")
+        raise AudioError(path, "audio holds NaN or infinite samples")
     return samples, rate
 
 
@@ -71,9 +71,9 @@ def inspect_audio(path: Path, decode: bool = True) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
+        raise AudioError(path, f"unreadable audio ({error})") from None
     if info.frames == 0:
-        raise AudioError(f"{path}: zero-length audio")
+        raise AudioError(path, "zero-length audio")
     if decode:
         samples, _ = _read(path)
         return AudioInfo(samples.shape[0], info.samplerate, info.channels)
@@ -98,7 +98,8 @@ def load_audio(
     seconds = mono.size / SAMPLE_RATE
     if seconds > max_seconds:
         raise AudioError(
-            f"{path}: {seconds:.1f} s is longer than the {max_seconds:.0f} s feature window; "
-            "split it before training (data.long_audio: split)"
+            path,
+            f"{seconds:.1f} s is longer than the {max_seconds:.0f} s feature window; "
+            "split it before training (data.long_audio: split)",
         )
     return mono

@@ -212,7 +212,7 @@ class _AudioCheck:
             try:
                 info = inspect_audio(path, decode=self.settings.decode_audio)
             except AudioError as error:
-                raise _Invalid("audio", str(error)) from None
+                raise _Invalid("audio", f"{example.audio}: {error.reason}") from None
             seconds = self._check_duration(example, info.seconds)
             row.pieces = self._windows(example, seconds, row)
         except _Invalid as invalid:
