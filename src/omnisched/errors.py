@@ -27,5 +27,9 @@ class AudioError(OmnischedError):
         super().__init__(f"{path}: {reason}")
 
 
+class CheckpointError(OmnischedError):
+    """A checkpoint cannot be used: it holds more than tensors, or parts of it are missing."""
+
+
 class TrainingError(OmnischedError):
     """Training cannot go on (the loss stays non-finite, a single example does not fit)."""

@@ -37,6 +37,7 @@ from omnisched.tasks import TASKS
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MANIFEST_NAME = "manifest.jsonl"
 CHUNK_ROWS = 4096  # rows parsed and checked together; bounds memory and the threads' queue
+THREADED_ROWS = 8  # audio of fewer speech rows than this is checked without threads
 
 
 class DataSettings(BaseModel):
@@ -151,6 +152,8 @@ def _parse(raw_bytes: bytes) -> tuple[str, Example]:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
         raise _Invalid("<json>", f"malformed JSON: {error.msg} at column {error.colno}") from None
+    except ValueError as error:  # e.g. an integer longer than Python's digit limit
+        raise _Invalid("<json>", f"malformed JSON: {error}") from None
     except RecursionError:
         raise _Invalid("<json>", "malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
@@ -315,7 +318,7 @@ def read_manifest(
                     row.problem = (invalid.field_name, invalid.reason)
                 rows.append(row)
             speech = [r for r in rows if r.problem is None and r.example.audio is not None]
-            list(pool.map(audit, speech))
+            list((pool.map if len(speech) > THREADED_ROWS else map)(audit, speech))
             for row in rows:
                 if row.problem is None:
                     row.problem = _check_row(row, seen, check)

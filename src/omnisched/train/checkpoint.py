@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
+
+from omnisched.errors import CheckpointError
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
@@ -112,4 +115,11 @@ def load_trainer_state(checkpoint: Path) -> dict:
 
 def load_optimizer_state(checkpoint: Path) -> dict:
     """Optimizer and scheduler state, loaded without unpickling arbitrary objects."""
-    return torch.load(Path(checkpoint) / OPTIMIZER_FILE, weights_only=True)
+    path = Path(checkpoint) / OPTIMIZER_FILE
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).splitlines()[0]
+        raise CheckpointError(
+            f"{path}: holds more than tensors; not loaded ({first_line})"
+        ) from None
