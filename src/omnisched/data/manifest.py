@@ -105,13 +105,18 @@ def manifest_path(root: Path, split: str) -> Path:
     return Path(root) / split / MANIFEST_NAME
 
 
+def example_line(example: Example) -> str:
+    """One manifest line: the example as JSON (UTF-8, stable key order) and a newline."""
+    return json.dumps(example.model_dump(mode="json"), ensure_ascii=False) + "\n"
+
+
 def write_manifest(path: Path, examples: Iterable[Example]) -> int:
-    """Writes examples as JSON Lines (UTF-8, stable key order); returns how many."""
+    """Writes examples as JSON Lines; returns how many."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for example in examples:
-            out.write(json.dumps(example.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            out.write(example_line(example))
             count += 1
     return count
 
