@@ -6,9 +6,10 @@ Three measurements, each in a fresh process so that its peak RSS is its own:
   small size: the memory of the rendering processes, which does not grow with the corpus.
 - ``build``: ``synthesize_corpus`` at the size that gives 100,000 speech examples (and their
   100,000 text twins), every line of its code as users run it except the speaking: the
-  renderer is replaced by one that hard-links one real rendered utterance to each audio path
-  (speaking 100k utterances takes over an hour on this machine). So scripts, rows, manifests,
-  the card and the fingerprint (which reads every audio file) run at full scale.
+  renderer is replaced by one that hard-links a real rendered utterance (one of those of
+  ``real``) to each audio path (speaking 100k utterances takes over an hour on this
+  machine). So scripts, rows, manifests, the card and the fingerprint (which reads every
+  audio file) run at full scale.
 - ``validate``: reading that corpus back as training does (``read_split`` of every split,
   every audio file decoded): the rows a run holds in memory, and what full decoding costs.
 
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from functools import partial
 from pathlib import Path
 
@@ -69,13 +71,17 @@ class TreePeak:
         self._thread.join()
 
 
-def link_block(scripts, out: Path, noise_snr_db=None, *, source: Path, frames: int) -> list[int]:
-    """Stands in for ``render_block``: links ``source`` to every script's audio path."""
+def link_block(scripts, out: Path, noise_snr_db=None, *, sources: list[tuple[str, int]]):
+    """Stands in for ``render_block``: links one of the real utterances ``sources`` (path,
+    frames; several, since a file takes at most 65,000 links) to every script's audio path."""
+    frames = []
     for script in scripts:
+        source, count = sources[zlib.crc32(script.id.encode()) % len(sources)]
         target = Path(out) / script.audio_path
         target.parent.mkdir(parents=True, exist_ok=True)
         os.link(source, target)
-    return [frames] * len(scripts)
+        frames.append(count)
+    return frames
 
 
 def size_for(examples: int) -> int:
@@ -103,9 +109,10 @@ def scenario(name: str, corpus: Path, size: int, source: Path | None) -> dict:
         if name == "real":
             rows = synth.synthesize_corpus(corpus, size, seed=0, progress=False)
         elif name == "build":
-            synth.render_block = partial(
-                link_block, source=source, frames=inspect_audio(source).frames
-            )
+            sources = [
+                (str(path), inspect_audio(path).frames) for path in sorted(source.rglob("*.flac"))
+            ]
+            synth.render_block = partial(link_block, sources=sources)
             rows = synth.synthesize_corpus(corpus, size, seed=0, progress=False)
         else:
             manifests = {split: read_split(corpus, split) for split in SPLITS}
@@ -123,7 +130,7 @@ def scenario(name: str, corpus: Path, size: int, source: Path | None) -> dict:
 def _run(name: str, corpus: Path, size: int, source: Path | None = None) -> dict:
     command = [sys.executable, __file__, "--scenario", name, "--corpus", str(corpus)]
     command += ["--size", str(size)] + (["--source", str(source)] if source else [])
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -143,7 +150,7 @@ def main() -> None:
     size = size_for(args.examples)
     with tempfile.TemporaryDirectory() as tmp:
         real = _run("real", Path(tmp) / "real", args.real_size)
-        source = next((Path(tmp) / "real" / "train" / "audio" / "asr").glob("*.flac"))
+        source = Path(tmp) / "real" / "train" / "audio"
         build = _run("build", Path(tmp) / "big", size, source)
         validate = _run("validate", Path(tmp) / "big", size)
 
@@ -169,7 +176,8 @@ def main() -> None:
     ]
     notes = [
         f"build: synthesize_corpus at size {size} with the eSpeak NG renderer replaced by "
-        "hard links to one real utterance (speaking them all takes over an hour here); "
+        "hard links to the real utterances of the first row (speaking them all takes over an "
+        "hour here); "
         "scripts, rows, manifests, card and fingerprint at full scale",
         f"read back: {validate['rows']['quarantined']} row(s) quarantined",
         "process-tree peak: sum of RSS over the process and its workers, sampled every 0.1 s "

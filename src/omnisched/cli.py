@@ -10,8 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnisched.errors import OmnischedError
+
+if TYPE_CHECKING:
+    from omnisched.data.manifest import DataSettings
 
 NOTES_SHOWN = 50  # notes printed by validate; all of them go to notes.jsonl
 
@@ -23,7 +27,7 @@ def _synth(args: argparse.Namespace) -> None:
     print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
 
 
-def _data_settings(args: argparse.Namespace, base=None):
+def _data_settings(args: argparse.Namespace, base: DataSettings | None = None) -> DataSettings:
     """The recipe's data settings (or the defaults) with the command line's options on top."""
     from omnisched.data.manifest import DataSettings
 

@@ -43,8 +43,9 @@ def _fsync_tree(root: Path) -> None:
 def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
     """Calls ``fill(tmp_dir)``, fsyncs it and renames it to ``target``, replacing any old one.
 
-    A crash at any point leaves either the old ``target`` or the new one complete (and perhaps
-    a hidden ``.<name>.tmp`` that the next write removes), never a partial ``target``."""
+    A crash never leaves a partial ``target``, only perhaps a hidden ``.<name>.tmp`` that the
+    next write removes; replacing an existing ``target``, a crash between the two renames
+    leaves the old one at ``.<name>.old``."""
     target = Path(target)
     tmp = target.with_name(f".{target.name}.tmp")
     if tmp.exists():
