@@ -100,8 +100,8 @@ def test_long_audio_is_cut_into_windows_when_asked_and_never_truncated(bad_corpu
     manifest = read_manifest(path, settings=DataSettings(long_audio="split"))
     windows = [e for e in manifest.examples if e.meta.get("window_of") == "long-dialect"]
     assert [(w.id, w.offset_s, w.duration_s, w.label) for w in windows] == [
-        ("long-dialect#0", 0.0, 15.5, "msa"),
-        ("long-dialect#1", 15.5, 15.5, "msa"),
+        ("long-dialect#0", 0.0, 248_000 / SAMPLE_RATE, "msa"),  # 496,001 samples in all
+        ("long-dialect#1", 248_000 / SAMPLE_RATE, 248_001 / SAMPLE_RATE, "msa"),
     ]
     assert any(n.line == 12 and "split into 2 windows" in n.note for n in manifest.notes)
     (asr,) = [row for row in manifest.quarantined if row.line == 13]
@@ -109,6 +109,7 @@ def test_long_audio_is_cut_into_windows_when_asked_and_never_truncated(bad_corpu
     dataset = ExampleDataset(manifest.examples, bad_corpus)
     loaded = [dataset[manifest.examples.index(w)].waveform for w in windows]
     whole = load_audio(bad_corpus / "audio" / "long.flac", max_seconds=60)
+    assert whole.size == 496_001
     np.testing.assert_array_equal(np.concatenate(loaded), whole)  # every sample, once
     with pytest.raises(AudioError, match="longer than the 30 s feature window"):
         load_audio(bad_corpus / "audio" / "long.flac")

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import json
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -222,7 +222,7 @@ class _AudioCheck:
             except AudioError as error:
                 raise _Invalid("audio", f"{example.audio}: {error.reason}") from None
             seconds = self._check_duration(example, info.seconds)
-            row.pieces = self._windows(example, seconds, row)
+            row.pieces = self._windows(example, seconds, info.rate, row)
         except _Invalid as invalid:
             row.problem = (invalid.field_name, invalid.reason)
             return row
@@ -251,8 +251,9 @@ class _AudioCheck:
             )
         return stated
 
-    def _windows(self, example: Example, seconds: float, row: _Row) -> list[Example]:
-        """The row itself, or its windows when it is longer than the feature window."""
+    def _windows(self, example: Example, seconds: float, rate: int, row: _Row) -> list[Example]:
+        """The row itself, or its windows when it is longer than the feature window: equal
+        runs of whole samples at the file's ``rate``, together exactly the row's audio."""
         if seconds <= MAX_SECONDS:
             return [example]
         too_long = f"{seconds:.1f} s is longer than the {MAX_SECONDS:.0f} s feature window"
@@ -265,19 +266,20 @@ class _AudioCheck:
                 "cut the audio and its target before training",
             )
         count = math.ceil(seconds / MAX_SECONDS)
-        width = seconds / count
-        start = example.offset_s or 0.0
+        first, frames = round((example.offset_s or 0.0) * rate), round(seconds * rate)
+        bounds = [first + k * frames // count for k in range(count + 1)]
         pieces = [
             example.model_copy(
                 update={
                     "id": f"{example.id}#{k}",
-                    "offset_s": start + k * width,
-                    "duration_s": width,
+                    "offset_s": start / rate,
+                    "duration_s": (end - start) / rate,
                     "meta": {**example.meta, "window_of": example.id},
                 }
             )
-            for k in range(count)
+            for k, (start, end) in enumerate(itertools.pairwise(bounds))
         ]
+        width = seconds / count
         row.notes.append(
             ("audio", f"{too_long}: split into {count} windows of {width:.2f} s ({pieces[0].id}…)")
         )
@@ -286,7 +288,7 @@ class _AudioCheck:
 
 def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
     numbered = enumerate(lines, start=1)
-    while chunk := list(islice(numbered, size)):
+    while chunk := list(itertools.islice(numbered, size)):
         yield chunk
 
 

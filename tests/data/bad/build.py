@@ -34,7 +34,7 @@ def build(root: Path) -> Path:
     sf.write(audio / "ok.wav", _tone(1.0), RATE, subtype="PCM_16")
     sf.write(audio / "44k.wav", _tone(1.0, 44_100), 44_100, subtype="PCM_16")
     sf.write(audio / "stereo.wav", _tone(1.0, channels=2), RATE, subtype="PCM_16")
-    sf.write(audio / "long.flac", _tone(31.0), RATE, subtype="PCM_16")
+    sf.write(audio / "long.flac", _tone(31.0 + 1 / RATE), RATE, subtype="PCM_16")  # odd length
     sf.write(audio / "empty.wav", np.zeros(0, np.float32), RATE, subtype="PCM_16")
     for name, value in [("nan.wav", np.nan), ("inf.wav", np.inf)]:
         samples = _tone(1.0)
