@@ -11,8 +11,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnisched.errors import OmnischedError
+
+if TYPE_CHECKING:
+    from omnisched.data.manifest import DataSettings
+
+NOTES_SHOWN = 50  # notes printed by validate; all of them go to notes.jsonl
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -22,26 +28,49 @@ def _synth(args: argparse.Namespace) -> None:
     print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
 
 
-def _read_corpus(root: Path, strict: bool) -> tuple[dict, list]:
-    """The valid examples of every split of the corpus at ``root``, and its quarantined rows."""
+def _data_settings(args: argparse.Namespace, base: DataSettings | None = None) -> DataSettings:
+    """The recipe's data settings (or the defaults) with the command line's options on top."""
+    from omnisched.data.manifest import DataSettings
+
+    settings = base or DataSettings()
+    update = {"allow_outside_root": True} if getattr(args, "allow_outside_root", False) else {}
+    if getattr(args, "long_audio", None) is not None:
+        update["long_audio"] = args.long_audio
+    return settings.model_copy(update=update)
+
+
+def _read_corpus(
+    root: Path, strict: bool, settings: DataSettings | None = None, check=None
+) -> tuple[dict, list, list]:
+    """The valid examples of every split of the corpus at ``root``, its quarantined rows and
+    the notes on rows changed when loaded."""
     from omnisched.data.manifest import SPLITS, manifest_path, read_manifest
 
-    examples, quarantined = {}, []
+    examples, quarantined, notes = {}, [], []
     for split in SPLITS:
         if manifest_path(root, split).is_file():
-            manifest = read_manifest(manifest_path(root, split), root, strict)
+            manifest = read_manifest(manifest_path(root, split), root, strict, settings, check)
             examples[split] = manifest.examples
             quarantined += manifest.quarantined
+            notes += manifest.notes
     if not examples:
         raise OmnischedError(f"{root}: no <split>/manifest.jsonl found")
-    return examples, quarantined
+    return examples, quarantined, notes
 
 
 def _validate(args: argparse.Namespace) -> None:
-    from omnisched.data.manifest import write_quarantine
+    from omnisched.data.manifest import write_notes, write_quarantine
     from omnisched.data.synth.card import corpus_card
 
-    examples, quarantined = _read_corpus(args.corpus, args.strict)
+    check = None
+    if args.model is not None:
+        from omnisched.models.adapter import AudioLMAdapter
+        from omnisched.models.loading import load_pretrained
+
+        check = AudioLMAdapter(*load_pretrained(args.model)).budget_check(args.max_target_tokens)
+    examples, quarantined, notes = _read_corpus(
+        args.corpus, args.strict, _data_settings(args), check
+    )
     print(corpus_card(args.corpus, examples))
     print(f"## Quarantine\n\n{len(quarantined)} row(s) quarantined")
     for row in quarantined:
@@ -49,6 +78,14 @@ def _validate(args: argparse.Namespace) -> None:
     if quarantined:
         count = write_quarantine(args.corpus / "quarantine.jsonl", quarantined)
         print(f"\nwritten to {args.corpus / 'quarantine.jsonl'} ({count} rows)")
+    print(f"\n## Notes\n\n{len(notes)} row(s) changed when loaded")
+    for note in notes[:NOTES_SHOWN]:
+        print(f"- {note.file}:{note.line} field '{note.field}': {note.note}")
+    if len(notes) > NOTES_SHOWN:
+        print(f"- … and {len(notes) - NOTES_SHOWN} more")
+    if notes:
+        count = write_notes(args.corpus / "notes.jsonl", notes)
+        print(f"\nwritten to {args.corpus / 'notes.jsonl'} ({count} rows)")
 
 
 def _import(args: argparse.Namespace) -> None:
@@ -70,7 +107,7 @@ def _import(args: argparse.Namespace) -> None:
         strict=args.strict,
     )
     report = import_corpus(args.format, args.src, args.out, options)
-    examples, _ = _read_corpus(args.out, strict=False)
+    examples, _, _ = _read_corpus(args.out, strict=False)
     card = corpus_card(args.out, examples)
     (args.out / "CORPUS.md").write_text(card, encoding="utf-8")
     print(card)
@@ -110,7 +147,14 @@ def _pretrain(args: argparse.Namespace) -> None:
     settings = load_pretrain_settings(args.config)
     if args.steps is not None:
         settings = settings.model_copy(update={"steps": args.steps})
-    card = pretrain(args.corpus, args.out, settings, strict=args.strict, force=args.force)
+    card = pretrain(
+        args.corpus,
+        args.out,
+        settings,
+        strict=args.strict,
+        force=args.force,
+        data=_data_settings(args),
+    )
     asr = card["asr_test"]
     print(f"foundation at {args.out}: test CER {asr['cer']:.3f}, WER {asr['wer']:.3f}")
 
@@ -130,6 +174,7 @@ def _train(args: argparse.Namespace) -> None:
         recipe.model.path = args.model
     if args.corpus is not None:
         recipe.corpus = args.corpus
+    recipe.data = _data_settings(args, recipe.data)
     final = train(recipe, _run_dir(args, recipe.name), strict=args.strict)
     print(f"fine-tuned weights at {final}")
 
@@ -141,6 +186,7 @@ def _preview(args: argparse.Namespace) -> None:
     recipe = load_recipe(args.recipe)
     if args.steps is not None:
         recipe.train.steps = args.steps
+    recipe.data = _data_settings(args, recipe.data)
     chosen, batches, sampler = preview.schedule(recipe, args.strict)
     print(
         f"# {recipe.name}: {recipe.schedule.strategy}, {len(batches)} steps of "
@@ -156,7 +202,11 @@ def _preview(args: argparse.Namespace) -> None:
 def _study(args: argparse.Namespace) -> None:
     from omnisched.study.runner import load_study, run_study
 
-    report = run_study(load_study(args.study, args.scale))
+    study = load_study(args.study, args.scale)
+    if args.allow_outside_root:
+        data = {**study.overrides.get("data", {}), "allow_outside_root": True}
+        study = study.model_copy(update={"overrides": {**study.overrides, "data": data}})
+    report = run_study(study)
     print(report.read_text(encoding="utf-8"))
     print(f"report: {report}")
 
@@ -165,10 +215,16 @@ def _eval(args: argparse.Namespace) -> None:
     from omnisched.eval.run import evaluate_model, evaluate_run
 
     if args.run is not None:
-        results = evaluate_run(args.run, args.split, args.limit)
+        results = evaluate_run(args.run, args.split, args.limit, args.allow_outside_root)
     elif args.model is not None and args.corpus is not None:
         results = evaluate_model(
-            args.model, args.corpus, args.split, args.tasks, args.out, args.limit
+            args.model,
+            args.corpus,
+            args.split,
+            args.tasks,
+            args.out,
+            args.limit,
+            data=_data_settings(args),
         )
     else:
         raise OmnischedError("give --run DIR, or --model PATH with --corpus DIR")
@@ -211,13 +267,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate",
-        help="check a corpus: print its card and its quarantined rows",
-        description="Reads every <split>/manifest.jsonl; bad rows (malformed JSON, unknown task, "
-        "label outside the task's set, empty target, missing audio ...) are listed with file, "
-        "line, field and reason and written to quarantine.jsonl.",
+        help="check a corpus: print its card, its quarantined rows and notes",
+        description="Reads every <split>/manifest.jsonl and decodes every audio file; bad rows "
+        "(malformed JSON or UTF-8, missing field, unknown task, label outside the task's set, "
+        "empty target, duplicate id, missing, unreadable, empty or non-finite audio, audio "
+        "outside the corpus or longer than 30 s, duration off by more than 5%, ...) are listed "
+        "with file, line, field and reason and written to quarantine.jsonl; what loading "
+        "changes (resampling, downmixing, windows of long audio) is listed as notes and "
+        "written to notes.jsonl.",
     )
     validate.add_argument("corpus", type=Path, help="corpus directory")
     validate.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    validate.add_argument(
+        "--long-audio",
+        choices=["error", "split"],
+        default=None,
+        help="audio over 30 s: quarantine (error, default) or cut classification rows into "
+        "windows (split)",
+    )
+    validate.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="also quarantine rows whose prompt and target do not fit this model's context",
+    )
+    validate.add_argument(
+        "--max-target-tokens", type=int, default=None, help="with --model: a target budget"
+    )
+    validate.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     validate.set_defaults(func=_validate)
 
     from omnisched.data.importers import IMPORTERS
@@ -306,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--steps", type=int, default=None, help="override the step count")
     pretrain.add_argument("--force", action="store_true", help="retrain even if cached")
     pretrain.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    pretrain.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     pretrain.set_defaults(func=_pretrain)
 
     train = commands.add_parser(
@@ -327,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--corpus", type=Path, default=None, help="override the recipe's corpus")
     train.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    train.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     train.set_defaults(func=_train)
 
     show = commands.add_parser(
@@ -341,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--steps", type=int, default=None, help="override train.steps")
     show.add_argument("--out", type=Path, default=None, help="PNG, default runs/<name>/preview.png")
     show.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    show.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     show.set_defaults(func=_preview)
 
     study = commands.add_parser(
@@ -361,6 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
         "{corpus: {size: 4000}, pretrain: {steps: 5000, size: {...}}, overrides: {train: "
         "{steps: 2000}}}",
     )
+    study.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     study.set_defaults(func=_study)
 
     evaluate = commands.add_parser(
@@ -378,6 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, default=None, help="output dir for --model")
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--limit", type=int, default=None, help="examples per task")
+    evaluate.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
     evaluate.set_defaults(func=_eval)
 
     demo = commands.add_parser(

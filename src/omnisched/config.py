@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
 from omnisched.models.tiny import TinySize
 from omnisched.schedule.recipes import Schedule, UniformSchedule
@@ -67,6 +68,21 @@ class TrainSettings(_Strict):
     log_every: int = Field(10, gt=0)
     seed: int = 0
     num_workers: int = Field(1, ge=0)
+    max_nonfinite_steps: int = Field(
+        10,
+        ge=0,
+        description="steps with a non-finite loss or gradient are skipped (no update) and "
+        "logged; the run stops with an error after more than this many",
+    )
+    max_target_tokens: int | None = Field(
+        None,
+        gt=0,
+        description="quarantine rows whose target is longer (in tokens); the model's context "
+        "length is always a limit",
+    )
+    log_batches: bool = Field(
+        False, description="write the ids of every step's batch to batches.jsonl"
+    )
 
 
 class EvalSettings(_Strict):
@@ -91,6 +107,7 @@ class Recipe(_Strict):
 
     name: str
     corpus: Path = Path("runs/corpus")
+    data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()
     schedule: Schedule = UniformSchedule(strategy="uniform")
     train: TrainSettings = TrainSettings()
@@ -149,27 +166,44 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def parse_yaml(text: str, source: str) -> dict:
+    """The mapping in YAML ``text``, read with ``safe_load``; ConfigError names ``source``."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML ({error})") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid YAML (nested too deeply)") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a recipe must be a YAML mapping")
+    return data
+
+
 def load_yaml(path: Path) -> dict:
     """The mapping in a YAML file, read with ``safe_load``; ConfigError names the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe must be a YAML mapping")
-    return data
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error})") from None
+    return parse_yaml(text, str(path))
+
+
+def recipe_from_mapping(data: dict, source: str) -> Recipe:
+    """A validated Recipe from a mapping read out of ``source``; ConfigError names each bad
+    field."""
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
 
 
 def load_recipe(path: Path) -> Recipe:
     """A validated Recipe from YAML; a ConfigError names each bad field."""
     data = load_yaml(path)
     data.setdefault("name", Path(path).stem)
-    try:
-        return Recipe.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(_describe(error, str(path))) from None
+    return recipe_from_mapping(data, str(path))
 
 
 def load_pretrain_settings(path: Path | None) -> PretrainSettings:

@@ -21,3 +21,15 @@ class ManifestError(OmnischedError):
 
 class AudioError(OmnischedError):
     """An audio file cannot be used as it is (unreadable, too long, not finite)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+class CheckpointError(OmnischedError):
+    """A checkpoint cannot be used: it holds more than tensors, or parts of it are missing."""
+
+
+class TrainingError(OmnischedError):
+    """Training cannot go on (the loss stays non-finite, a single example does not fit)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,19 @@ from omnisched.errors import AudioError
 
 SAMPLE_RATE = 16_000
 MAX_SECONDS = 30.0  # the Whisper-style feature extractor's window
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, as its decoder reports it: frames, sample rate, channels."""
+
+    frames: int
+    rate: int
+    channels: int
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
 
 
 def to_float(samples: np.ndarray) -> np.ndarray:
@@ -34,22 +48,58 @@ def write_audio(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Non
     sf.write(str(path), np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16")
 
 
-def load_audio(path: Path, max_seconds: float = MAX_SECONDS) -> np.ndarray:
-    """16 kHz mono float32 samples of ``path``; downmixes and resamples, never truncates."""
+def _read(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    """(samples [frames, channels], rate) decoded from ``path``; AudioError when it cannot be
+    decoded in full or holds non-finite samples."""
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        samples, rate = sf.read(
+            str(path), start=start, frames=frames, dtype="float32", always_2d=True
+        )
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"{path}: unreadable audio ({error})") from None
-    mono = samples.mean(axis=1)
-    if mono.size == 0:
-        raise AudioError(f"{path}: zero-length audio")
-    if not np.isfinite(mono).all():
-        raise AudioError(f"{path}: audio holds NaN or infinite samples")
-    mono = resample(mono, rate)
+        raise AudioError(path, f"unreadable audio ({error})") from None
+    if samples.size == 0:
+        raise AudioError(path, "zero-length audio")
+    if not np.isfinite(samples).all():
+        raise AudioError(path, "audio holds NaN or infinite samples")
+    return samples, rate
+
+
+def inspect_audio(path: Path, decode: bool = True) -> AudioInfo:
+    """Frames, rate and channels of ``path``. ``decode`` reads every sample, which is the only
+    way to find a truncated compressed file or NaN/infinite samples; without it only the
+    header is read (fast, but such files fail later, when a batch loads them)."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as error:
+        raise AudioError(path, f"unreadable audio ({error})") from None
+    if info.frames == 0:
+        raise AudioError(path, "zero-length audio")
+    if decode:
+        samples, _ = _read(path)
+        return AudioInfo(samples.shape[0], info.samplerate, info.channels)
+    return AudioInfo(info.frames, info.samplerate, info.channels)
+
+
+def load_audio(
+    path: Path,
+    offset_s: float | None = None,
+    duration_s: float | None = None,
+    max_seconds: float = MAX_SECONDS,
+) -> np.ndarray:
+    """16 kHz mono float32 samples of ``path`` (or of the clip from ``offset_s`` lasting
+    ``duration_s``); downmixes and resamples, never truncates."""
+    start, frames = 0, -1
+    if offset_s is not None:
+        rate = inspect_audio(path, decode=False).rate
+        start = round(offset_s * rate)
+        frames = round(duration_s * rate) if duration_s is not None else -1
+    samples, rate = _read(path, start, frames)
+    mono = resample(samples.mean(axis=1), rate)
     seconds = mono.size / SAMPLE_RATE
     if seconds > max_seconds:
         raise AudioError(
-            f"{path}: {seconds:.1f} s is longer than the {max_seconds:.0f} s feature window; "
-            "split it before training"
+            path,
+            f"{seconds:.1f} s is longer than the {max_seconds:.0f} s feature window; "
+            "split it before training (data.long_audio: split)",
         )
     return mono

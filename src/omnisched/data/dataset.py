@@ -20,6 +20,14 @@ class LoadedExample:
     waveform: np.ndarray | None
 
 
+def example_audio(example: Example, root: Path) -> np.ndarray | None:
+    """The waveform of a speech row (its clip, for rows cut from a longer file); None for text
+    rows."""
+    if example.audio is None:
+        return None
+    return load_audio(Path(root) / example.audio, example.offset_s, example.duration_s)
+
+
 class ExampleDataset(Dataset):
     """Examples of one corpus; item ``i`` loads example ``i``'s audio from the corpus root."""
 
@@ -32,5 +40,4 @@ class ExampleDataset(Dataset):
 
     def __getitem__(self, index: int) -> LoadedExample:
         example = self.examples[index]
-        waveform = load_audio(self.root / example.audio) if example.audio else None
-        return LoadedExample(example, waveform)
+        return LoadedExample(example, example_audio(example, self.root))

@@ -15,9 +15,11 @@ class Example(BaseModel):
     """One training or evaluation example.
 
     ``audio`` is a path relative to the corpus root for speech rows and ``None`` for text rows;
-    ``input_text`` is the transcript given as text, for text rows only. ``label`` is set for
-    classification tasks and must belong to the task's label set. ``meta`` carries what schedules
-    and reports may want (speaker, voice, transcript of speech rows, twin id) but never reads.
+    ``offset_s`` marks a clip of a longer file, starting there and lasting ``duration_s`` (rows
+    cut from long audio have it). ``input_text`` is the transcript given as text, for text rows
+    only. ``label`` is set for classification tasks and must belong to the task's label set.
+    ``meta`` carries what schedules and reports may want (speaker, voice, transcript of speech
+    rows, twin id) but never reads.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,7 +29,10 @@ class Example(BaseModel):
     modality: Modality
     language: str = Field(min_length=2)
     audio: str | None = None
-    duration_s: float | None = Field(default=None, gt=0)
+    duration_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    offset_s: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, exclude_if=lambda value: value is None
+    )
     input_text: str | None = None
     target: str
     label: str | None = None
@@ -48,6 +53,8 @@ class Example(BaseModel):
         else:
             if self.audio:
                 raise ValueError("audio: text row carries audio")
+            if self.offset_s is not None:
+                raise ValueError("offset_s: text row carries an audio offset")
             if not (self.input_text or "").strip():
                 raise ValueError("input_text: text row without input_text")
         if task.is_classification:

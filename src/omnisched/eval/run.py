@@ -7,7 +7,7 @@ from pathlib import Path
 
 from omnisched.config import EvalSettings, load_recipe
 from omnisched.data.example import Example
-from omnisched.data.manifest import load_split
+from omnisched.data.manifest import DataSettings, load_split
 from omnisched.eval.evaluate import evaluate_examples, headline_table
 from omnisched.models.loading import load_finetuned, load_pretrained
 from omnisched.train.loop import FINAL
@@ -34,9 +34,10 @@ def eval_rows(
     tasks: list[str],
     modalities: list[str],
     languages: list[str] | None = None,
+    data: DataSettings | None = None,
 ) -> list[Example]:
     """The rows of ``split`` whose task, modality and language are asked for."""
-    rows = load_split(corpus, split)
+    rows = load_split(corpus, split, settings=data)
     return [
         e
         for e in rows
@@ -46,16 +47,24 @@ def eval_rows(
     ]
 
 
-def evaluate_run(run_dir: Path, split: str = "test", limit: int | None = None) -> dict:
+def evaluate_run(
+    run_dir: Path,
+    split: str = "test",
+    limit: int | None = None,
+    allow_outside_root: bool = False,
+) -> dict:
     """Evaluates a run's final weights on its recipe's tasks; writes eval.json and eval.md."""
     run_dir = Path(run_dir)
     recipe = load_recipe(run_dir / "recipe.yaml")
+    data = recipe.data
+    if allow_outside_root:
+        data = data.model_copy(update={"allow_outside_root": True})
     settings = recipe.eval.model_copy(
         update={"limit_per_task": limit or recipe.eval.limit_per_task}
     )
     model, tokenizer = load_finetuned(recipe.model.path, run_dir / FINAL, recipe.model.dtype)
     examples = eval_rows(
-        recipe.corpus, split, recipe.schedule.tasks, settings.modalities, settings.languages
+        recipe.corpus, split, recipe.schedule.tasks, settings.modalities, settings.languages, data
     )
     results = evaluate_examples(
         model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
@@ -72,12 +81,13 @@ def evaluate_model(
     out: Path | None = None,
     limit: int | None = None,
     settings: EvalSettings | None = None,
+    data: DataSettings | None = None,
 ) -> dict:
     """Evaluates a model directory as it is (speech rows of ``tasks``)."""
     settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
     out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
     model, tokenizer = load_pretrained(model_dir)
-    examples = eval_rows(corpus, split, tasks, ["speech"])
+    examples = eval_rows(corpus, split, tasks, ["speech"], data=data)
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
     )

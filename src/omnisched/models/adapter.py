@@ -9,9 +9,12 @@ share their class, so they share this adapter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from omnisched.data.audio import SAMPLE_RATE
 from omnisched.data.dataset import LoadedExample
 from omnisched.data.example import Example
 from omnisched.models import tokenizer as tok
@@ -73,6 +76,34 @@ class AudioLMAdapter:
         """The answer the model learns to give, closed by the end-of-turn token."""
         return [*self._text(example.target), self.end_id]
 
+    def budget_check(
+        self, max_target_tokens: int | None = None
+    ) -> Callable[[Example], tuple[str, str] | None]:
+        """A row check for ``read_manifest``: the target fits ``max_target_tokens`` and the
+        whole sequence (prompt, audio tokens, target) fits the model's context."""
+        context = self.thinker.config.get_text_config().max_position_embeddings
+        hop = self.features.extractor.hop_length
+
+        def check(example: Example) -> tuple[str, str] | None:
+            target = len(self.target_ids(example))
+            if max_target_tokens is not None and target > max_target_tokens:
+                return "target", (
+                    f"{target} tokens, more than train.max_target_tokens ({max_target_tokens})"
+                )
+            audio_tokens = 0
+            if example.modality == "speech":
+                frames = torch.tensor([round(example.duration_s * SAMPLE_RATE) // hop])
+                audio_tokens = int(self.audio_token_counts(frames)[0])
+            total = len(self.prompt_ids(example, audio_tokens)) + target
+            if total > context:
+                return "target", (
+                    f"prompt, audio and target take {total} tokens, more than the model's "
+                    f"context of {context}"
+                )
+            return None
+
+        return check
+
     def _audio_inputs(
         self, items: list[LoadedExample]
     ) -> tuple[dict[str, torch.Tensor], list[int]]:
@@ -118,6 +149,29 @@ class AudioLMAdapter:
             k: v.to(parameter.device, parameter.dtype if v.is_floating_point() else v.dtype)
             for k, v in inputs.items()
         }
+
+    def split_batch(
+        self, inputs: dict[str, torch.Tensor], parts: int
+    ) -> list[dict[str, torch.Tensor]]:
+        """A collated training batch as ``parts`` batches of consecutive rows, each computing
+        exactly what those rows computed in the whole batch (same padding; audio features
+        follow their speech rows)."""
+        rows = torch.arange(inputs["input_ids"].shape[0])
+        speech = (inputs["input_ids"] == self.audio_id).any(-1)
+        feature_row = torch.cumsum(speech.long(), 0) - 1
+        pieces = []
+        for chosen in torch.tensor_split(rows, parts):
+            piece = {
+                key: value[chosen]
+                for key, value in inputs.items()
+                if key not in ("input_features", "feature_attention_mask")
+            }
+            if "input_features" in inputs and speech[chosen].any():
+                features = feature_row[chosen][speech[chosen]]
+                piece["input_features"] = inputs["input_features"][features]
+                piece["feature_attention_mask"] = inputs["feature_attention_mask"][features]
+            pieces.append(piece)
+        return pieces
 
     def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean token cross-entropy of each example's answer (for per-task loss logging)."""

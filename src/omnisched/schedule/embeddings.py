@@ -18,8 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from omnisched.data.audio import load_audio
-from omnisched.data.dataset import LoadedExample
+from omnisched.data.dataset import LoadedExample, example_audio
 from omnisched.data.example import Example
 
 MATRIX = "embeddings.npy"
@@ -79,13 +78,7 @@ def aligner_embeddings(
     with tqdm(total=len(examples), desc="aligner embeddings", disable=not progress) as bar:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            items = [
-                LoadedExample(
-                    examples[i],
-                    load_audio(Path(root) / examples[i].audio) if examples[i].audio else None,
-                )
-                for i in chunk
-            ]
+            items = [LoadedExample(examples[i], example_audio(examples[i], root)) for i in chunk]
             with torch.no_grad():
                 vectors = adapter.embed(items).cpu().numpy()
             if matrix is None:

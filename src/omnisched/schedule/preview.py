@@ -41,7 +41,7 @@ def schedule(recipe, strict: bool = False):
     from omnisched.data.manifest import load_split
     from omnisched.schedule.embeddings import model_embeddings
 
-    examples = load_split(recipe.corpus, "train", strict)
+    examples = load_split(recipe.corpus, "train", strict, settings=recipe.data)
     embeddings = None
     if recipe.schedule.uses_embeddings:
         chosen = select_examples(recipe.schedule, examples)

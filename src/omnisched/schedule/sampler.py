@@ -80,6 +80,7 @@ class ScheduledBatchSampler:
         self.phase = 0
         self.boundaries: list[tuple[int, int]] = [(0, 0)]
         self._snapshots: dict[int, dict] = {}
+        self._drawn: dict[int, list[int]] = {}
         self._refreshes: list[tuple[int, np.ndarray]] = []
         # Feedback from training, by phase index: live, never snapshotted.
         self.observed = 0
@@ -129,8 +130,16 @@ class ScheduledBatchSampler:
         self._apply_refreshes()
         phase = self.plan.phases[self.phase]
         batch = phase.composer.compose(self.step - self.phase_start, self.batch_size)
+        self._drawn[self.step] = batch
+        self._drawn.pop(self.step - SNAPSHOTS, None)
         self.step += 1
         return batch
+
+    def drawn_batch(self, step: int) -> list[int]:
+        """The global batch drawn at ``step`` (0-based), for one of the recent steps."""
+        if step not in self._drawn:
+            raise ConfigError(f"no global batch kept for step {step}")
+        return self._drawn[step]
 
     def refresh_embeddings(self, step: int, embeddings: np.ndarray, replayed: bool = False) -> None:
         """Aligner embeddings computed after training step ``step``; ADS draws with them from

@@ -7,6 +7,7 @@ not sharded again on top of it.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 from collections import defaultdict
@@ -26,7 +27,8 @@ from transformers import get_cosine_schedule_with_warmup
 from omnisched.config import Recipe
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
-from omnisched.data.manifest import load_split
+from omnisched.data.manifest import read_split, write_notes, write_quarantine
+from omnisched.errors import TrainingError
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
@@ -39,8 +41,10 @@ from omnisched.train.checkpoint import (
     load_optimizer_state,
     load_trainer_state,
     save_checkpoint,
+    set_rng_state,
 )
 from omnisched.train.logging import MetricsLog
+from omnisched.train.step import forward_backward
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
@@ -80,6 +84,45 @@ def _global_task_means(
     return {n: (sums[0, i] / sums[1, i]).item() for i, n in enumerate(names) if sums[1, i] > 0}
 
 
+def _train_rows(
+    recipe: Recipe, run_dir: Path, strict: bool, adapter: AudioLMAdapter, accelerator
+) -> list[Example]:
+    """The valid train rows; quarantined rows (with those whose target does not fit the
+    model) go to ``quarantine.jsonl`` and notes to ``notes.jsonl`` in the run directory."""
+    manifest = read_split(
+        recipe.corpus,
+        "train",
+        strict,
+        recipe.data,
+        adapter.budget_check(recipe.train.max_target_tokens),
+    )
+    if accelerator.is_main_process:
+        for name, rows, write in [
+            ("quarantine.jsonl", manifest.quarantined, write_quarantine),
+            ("notes.jsonl", manifest.notes, write_notes),
+        ]:
+            (run_dir / name).unlink(missing_ok=True)
+            if rows:
+                write(run_dir / name, rows)
+                accelerator.print(f"{len(rows)} train row(s) in {run_dir / name}")
+    return manifest.examples
+
+
+def _all_finite(accelerator: Accelerator, loss: torch.Tensor, grad_norm: torch.Tensor) -> bool:
+    """Whether the loss and gradient norm are finite on every process."""
+    bad = (~torch.isfinite(loss) | ~torch.isfinite(torch.as_tensor(grad_norm))).float()
+    return accelerator.reduce(bad.to(accelerator.device), reduction="sum").item() == 0
+
+
+def _stop_if_diverged(nonfinite: int, limit: int, step: int) -> None:
+    if nonfinite > limit:
+        raise TrainingError(
+            f"step {step}: loss or gradient not finite at {nonfinite} steps, more than "
+            f"train.max_nonfinite_steps ({limit}); each was skipped without an update (see "
+            "the nonfinite events in metrics.jsonl); lower train.lr or check the data"
+        )
+
+
 def _evaluate_on_dev(model: torch.nn.Module, tokenizer, recipe: Recipe, step: int) -> dict:
     """The headline metric of every task on a fixed dev subset, as one log record."""
     from omnisched.eval.evaluate import evaluate_examples
@@ -92,6 +135,7 @@ def _evaluate_on_dev(model: torch.nn.Module, tokenizer, recipe: Recipe, step: in
         recipe.schedule.tasks,
         settings.modalities,
         settings.languages,
+        recipe.data,
     )
     limited = settings.model_copy(update={"limit_per_task": settings.dev_limit_per_task})
     results = evaluate_examples(model, tokenizer, rows, recipe.corpus, limited)
@@ -127,11 +171,12 @@ def train(
             encoding="utf-8",
         )
 
-    if examples is None:
-        quarantine = run_dir / "quarantine.jsonl"
-        examples = load_split(recipe.corpus, "train", strict, quarantine=quarantine)
-    examples = select_examples(recipe.schedule, examples)
     model, tokenizer = load_pretrained(recipe.model.path, recipe.model.dtype)
+    if examples is None:
+        examples = _train_rows(
+            recipe, run_dir, strict, AudioLMAdapter(model, tokenizer), accelerator
+        )
+    examples = select_examples(recipe.schedule, examples)
     embeddings = None
     if recipe.schedule.uses_embeddings:
         embeddings = model_embeddings(
@@ -180,6 +225,7 @@ def train(
 
     ids = [example.id for example in examples]
     checkpoint = latest_checkpoint(run_dir)
+    nonfinite, rng = 0, None
     if checkpoint is not None:
         _restore_weights(model, checkpoint)
         if extra is not None:
@@ -187,7 +233,10 @@ def train(
         state = load_optimizer_state(checkpoint)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        sampler.load_state_dict(load_trainer_state(checkpoint)["sampler"])
+        rng = state.get("rng")
+        trainer_state = load_trainer_state(checkpoint)
+        sampler.load_state_dict(trainer_state["sampler"])
+        nonfinite = trainer_state.get("nonfinite", 0)
         for refresh in sorted((run_dir / EMBEDDINGS).glob("step-*")):
             step_of = int(refresh.name.removeprefix("step-"))
             if step_of <= sampler.step and (found := load_embeddings(refresh, ids)) is not None:
@@ -205,6 +254,7 @@ def train(
         prefetch_factor=4 if settings.num_workers else None,
     )
     log = MetricsLog(run_dir / "metrics.jsonl")
+    batch_log = MetricsLog(run_dir / "batches.jsonl") if settings.log_batches else None
     if accelerator.is_main_process and sampler.step == 0:
         log.write({"event": "start", "parameters": counts, "examples": len(examples)})
         log.write({"event": "plan", "phases": plan.describe()})
@@ -223,20 +273,33 @@ def train(
     current_phase = sampler.phase_at(step - 1) if step else None
     for inputs, tasks in loader:
         step += 1
+        if rng is not None:  # resumed: dropout draws on from where the checkpoint left them
+            set_rng_state(rng)
+            rng = None
         inputs = adapter.to_model(inputs)
-        output = model(**inputs)
-        loss = output.loss if extra is None else output.loss + extra(inputs)
-        accelerator.backward(loss)
+        result = forward_backward(accelerator, model, adapter, inputs, optimizer, extra)
         grad_norm = accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
-        optimizer.step()
+        finite = _all_finite(accelerator, result.total_loss, grad_norm)
+        if finite:
+            optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        if not finite:
+            nonfinite += 1
+            record = {"loss": result.total_loss.item(), "grad_norm": float(grad_norm)}
+            if accelerator.is_main_process:
+                log.write({"event": "nonfinite", "step": step, **record, "count": nonfinite})
+            _stop_if_diverged(nonfinite, settings.max_nonfinite_steps, step)
+        if result.parts > 1 and accelerator.is_main_process:
+            log.write({"event": "oom_split", "step": step, "parts": result.parts})
+        if batch_log is not None and accelerator.is_main_process:
+            batch_log.write({"step": step, "ids": [ids[i] for i in sampler.drawn_batch(step - 1)]})
 
-        with torch.no_grad():
-            losses = adapter.per_example_loss(output.logits, inputs["labels"]).tolist()
+        losses = result.example_losses
         for task, example_loss in zip(tasks, losses, strict=True):
             task_losses[task].append(example_loss)
-        sampler.observe(step, _global_task_means(accelerator, tasks, losses, task_names))
+        means = _global_task_means(accelerator, tasks, losses, task_names)
+        sampler.observe(step, {t: m for t, m in means.items() if math.isfinite(m)})
         if plan.refresh_every and step % plan.refresh_every == 0 and step < settings.steps:
             fresh = aligner_embeddings(
                 adapter,
@@ -252,15 +315,14 @@ def train(
                 log.write({"event": "phase", "step": step - 1, "phase": phase})
         window_examples += len(tasks) * accelerator.num_processes
         progress.update(1)
-        progress.set_postfix(loss=f"{output.loss.item():.3f}")
-        total_loss = loss.item()
+        progress.set_postfix(loss=f"{result.loss.item():.3f}")
 
         if step % settings.log_every == 0 or step == settings.steps:
             elapsed = time.perf_counter() - window_start
             record = {
                 "step": step,
-                "loss": output.loss.item(),
-                "total_loss": total_loss,
+                "loss": result.loss.item(),
+                "total_loss": result.total_loss.item(),
                 "grad_norm": float(grad_norm),
                 "lr": scheduler.get_last_lr()[0],
                 "examples_per_s": window_examples / elapsed,
@@ -287,7 +349,7 @@ def train(
                 accelerator.unwrap_model(model),
                 optimizer,
                 scheduler,
-                {"step": step, "sampler": sampler.state_dict(step)},
+                {"step": step, "sampler": sampler.state_dict(step), "nonfinite": nonfinite},
                 extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
             )
             _prune_checkpoints(run_dir)

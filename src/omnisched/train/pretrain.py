@@ -32,7 +32,7 @@ from omnisched.config import (
 )
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
-from omnisched.data.manifest import corpus_fingerprint, load_split
+from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
 from omnisched.models.alignment import AlignerCTC
 from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
@@ -80,17 +80,31 @@ def cached_foundation(out: Path, key: str) -> dict | None:
 
 
 def pretrain(
-    corpus: Path, out: Path, settings: PretrainSettings, strict: bool = False, force: bool = False
+    corpus: Path,
+    out: Path,
+    settings: PretrainSettings,
+    strict: bool = False,
+    force: bool = False,
+    data: DataSettings | None = None,
 ) -> dict:
-    """Trains (or reuses) the tiny foundation at ``out``; returns its card."""
+    """Trains (or reuses) the tiny foundation at ``out``; returns its card. ``data`` says how
+    the corpus' manifests are read."""
     out = Path(out)
+    data = data or DataSettings()
     key = cache_key(corpus, settings)
     if not force and (card := cached_foundation(out, key)) is not None:
         print(f"foundation at {out} is up to date (key {key}); reusing it")
         return card
 
     started = time.perf_counter()
-    rows = load_split(corpus, "train", strict, quarantine=out / "quarantine.jsonl")
+    rows = load_split(
+        corpus,
+        "train",
+        strict,
+        quarantine=out / "quarantine.jsonl",
+        settings=data,
+        notes=out / "notes.jsonl",
+    )
     speech = [as_asr(e) for e in rows if e.modality == "speech"]
     tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
     model = build_tiny(tokenizer, settings.size)
@@ -111,7 +125,7 @@ def pretrain(
     for name, examples, steps in stages:
         if not steps or not examples:
             continue
-        recipe = _asr_recipe(corpus, weights, settings, steps)
+        recipe = _asr_recipe(corpus, weights, settings, steps, data)
         weights = train(
             recipe, out / f"run-{name}", strict=strict, examples=examples, auxiliary=auxiliary
         )
@@ -121,16 +135,19 @@ def pretrain(
 
     card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
     card["train_seconds"] = round(time.perf_counter() - started, 1)
-    card["asr_test"] = _asr_test_scores(corpus, out, strict)
+    card["asr_test"] = _asr_test_scores(corpus, out, strict, data)
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
     return card
 
 
-def _asr_recipe(corpus: Path, weights: Path, settings: PretrainSettings, steps: int) -> Recipe:
+def _asr_recipe(
+    corpus: Path, weights: Path, settings: PretrainSettings, steps: int, data: DataSettings
+) -> Recipe:
     """The recipe of one LLM stage: ASR on speech, full parameters, the listener as set."""
     return Recipe(
         name="pretrain",
         corpus=corpus,
+        data=data,
         model=ModelSettings(
             path=weights,
             lora=None,
@@ -208,11 +225,11 @@ def listen_first(
     ctc.weight = weight
 
 
-def _asr_test_scores(corpus: Path, foundation: Path, strict: bool) -> dict:
+def _asr_test_scores(corpus: Path, foundation: Path, strict: bool, data: DataSettings) -> dict:
     """CER and WER of the foundation on the test speakers' Arabic ASR rows."""
     from omnisched.eval.evaluate import evaluate_examples
 
     model, tokenizer = load_pretrained(foundation)
-    rows = load_split(corpus, "test", strict)
+    rows = load_split(corpus, "test", strict, settings=data)
     test = [e for e in rows if e.task == "asr" and e.modality == "speech"]
     return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]

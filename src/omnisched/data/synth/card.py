@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -52,35 +53,61 @@ def _source(root: Path) -> list[str]:
     ]
 
 
-def _speech(rows: Iterable[Example]) -> list[Example]:
-    return [row for row in rows if row.modality == "speech"]
+@dataclass
+class _SplitStats:
+    """What the card shows of one split, gathered in one pass over its rows."""
+
+    rows: int = 0
+    speech: int = 0
+    seconds: float = 0.0
+    speakers: set[str] = field(default_factory=set)
+    voices: set[str] = field(default_factory=set)
+    counts: Counter = field(default_factory=Counter)  # (task, label, modality, language)
+    asr_targets: list[str] = field(default_factory=list)  # train and test only
 
 
-def _hours(rows: Iterable[Example]) -> float:
-    return sum(row.duration_s or 0.0 for row in _speech(rows)) / 3600
+@dataclass
+class _Stats:
+    splits: dict[str, _SplitStats] = field(default_factory=dict)
+    durations: dict[str, list[float]] = field(default_factory=dict)  # speech rows, by task
 
 
-def _meta_values(rows: Iterable[Example], key: str) -> set[str]:
-    return {str(row.meta[key]) for row in _speech(rows) if key in row.meta}
+def _collect(examples: Mapping[str, Iterable[Example]]) -> _Stats:
+    """One pass over every split's rows (each iterable is read once, so rows can stream from
+    disk)."""
+    stats = _Stats()
+    for split, rows in examples.items():
+        split_stats = stats.splits.setdefault(split, _SplitStats())
+        for row in rows:
+            split_stats.rows += 1
+            split_stats.counts[(row.task, row.label, row.modality, row.language)] += 1
+            if row.task == "asr" and split in ("train", "test"):
+                split_stats.asr_targets.append(" ".join(row.target.split()))
+            if row.modality != "speech":
+                continue
+            split_stats.speech += 1
+            split_stats.seconds += row.duration_s or 0.0
+            stats.durations.setdefault(row.task, []).append(row.duration_s or 0.0)
+            if "speaker" in row.meta:
+                split_stats.speakers.add(str(row.meta["speaker"]))
+            if "voice" in row.meta:
+                split_stats.voices.add(str(row.meta["voice"]))
+    return stats
 
 
-def _overview(examples: dict[str, list[Example]]) -> list[str]:
-    rows = []
-    for split, split_rows in examples.items():
-        speech = _speech(split_rows)
-        speakers = _meta_values(split_rows, "speaker")
-        voices = _meta_values(split_rows, "voice")
-        rows.append(
-            (
-                split,
-                len(split_rows),
-                len(speech),
-                len(split_rows) - len(speech),
-                f"{_hours(split_rows):.2f}",
-                len(speakers) if speakers else "—",
-                len(voices) if voices else "—",
-            )
+def _overview(stats: _Stats) -> list[str]:
+    rows = [
+        (
+            split,
+            s.rows,
+            s.speech,
+            s.rows - s.speech,
+            f"{s.seconds / 3600:.2f}",
+            len(s.speakers) if s.speakers else "—",
+            len(s.voices) if s.voices else "—",
         )
+        for split, s in stats.splits.items()
+    ]
     header = ("split", "rows", "speech", "text", "hours of audio", "speakers", "voices")
     return ["## Overview", "", *_table(header, rows)]
 
@@ -89,18 +116,17 @@ def _task_order(task: str) -> int:
     return list(TASKS).index(task) if task in TASKS else len(TASKS)
 
 
-def _counts(examples: dict[str, list[Example]]) -> list[str]:
+def _counts(stats: _Stats) -> list[str]:
     """Per split: rows per (task, label) × (modality, language)."""
-    columns = sorted({(row.modality, row.language) for rows in examples.values() for row in rows})
+    columns = sorted({key[2:] for s in stats.splits.values() for key in s.counts})
     lines = ["## Counts (task × label × modality/language)", ""]
-    for split, rows in examples.items():
-        counts = Counter((row.task, row.label, row.modality, row.language) for row in rows)
+    for split, s in stats.splits.items():
         keys = sorted(
-            {(row.task, row.label) for row in rows},
+            {key[:2] for key in s.counts},
             key=lambda key: (_task_order(key[0]), key[0], str(key[1])),
         )
         table = [
-            (task, label or "—", *(counts[(task, label, *column)] for column in columns))
+            (task, label or "—", *(s.counts[(task, label, *column)] for column in columns))
             for task, label in keys
         ]
         header = ("task", "label", *(f"{modality}/{language}" for modality, language in columns))
@@ -108,19 +134,15 @@ def _counts(examples: dict[str, list[Example]]) -> list[str]:
     return lines
 
 
-def _durations(examples: dict[str, list[Example]]) -> list[str]:
+def _durations(stats: _Stats) -> list[str]:
     """Per task: duration quantiles and the share of utterances in each length bin."""
-    by_task: dict[str, list[float]] = {}
-    for rows in examples.values():
-        for row in _speech(rows):
-            by_task.setdefault(row.task, []).append(row.duration_s or 0.0)
     bins = [
         f"{low:g}–{high:g} s" if high != float("inf") else f"≥ {low:g} s"
         for low, high in pairwise(DURATION_BINS)
     ]
     table = []
-    for task in sorted(by_task, key=lambda name: (_task_order(name), name)):
-        seconds = np.array(by_task[task])
+    for task in sorted(stats.durations, key=lambda name: (_task_order(name), name)):
+        seconds = np.array(stats.durations[task])
         quantiles = np.percentile(seconds, [0, 5, 50, 95, 100])
         shares = np.histogram(seconds, bins=DURATION_BINS)[0] / seconds.size
         table.append(
@@ -135,46 +157,47 @@ def _durations(examples: dict[str, list[Example]]) -> list[str]:
     return ["## Utterance durations (speech rows, all splits)", "", *_table(header, table)]
 
 
-def _speakers(examples: dict[str, list[Example]]) -> list[str]:
+def _speakers(stats: _Stats) -> list[str]:
     """Per split: speakers, voices used, and speakers shared with train."""
-    train = _meta_values(examples.get("train", []), "speaker")
+    train = stats.splits["train"].speakers if "train" in stats.splits else set()
     lines = ["## Speakers and voices", ""]
-    for split, rows in examples.items():
-        speakers = _meta_values(rows, "speaker")
-        voices = sorted(_meta_values(rows, "voice"))
-        if not speakers:
+    for split, s in stats.splits.items():
+        if not s.speakers:
             lines += [f"- **{split}**: no speaker in the rows' meta", ""]
             continue
-        shared = "" if split == "train" else f", {len(speakers & train)} also in train"
-        voice_text = ", ".join(voices) if voices else "unknown"
-        lines += [f"- **{split}**: {len(speakers)} speakers{shared}; voices: {voice_text}"]
+        shared = "" if split == "train" else f", {len(s.speakers & train)} also in train"
+        voice_text = ", ".join(sorted(s.voices)) if s.voices else "unknown"
+        lines += [f"- **{split}**: {len(s.speakers)} speakers{shared}; voices: {voice_text}"]
     return [*lines, ""]
 
 
-def _asr_unseen(examples: dict[str, list[Example]]) -> list[str]:
+def _asr_unseen(stats: _Stats) -> list[str]:
     """Share of ASR test sentences that never occur in train."""
-    seen = {" ".join(row.target.split()) for row in examples.get("train", []) if row.task == "asr"}
-    test = [" ".join(row.target.split()) for row in examples.get("test", []) if row.task == "asr"]
+    empty = _SplitStats()
+    seen = set(stats.splits.get("train", empty).asr_targets)
+    test = stats.splits.get("test", empty).asr_targets
     if not test:
         return ["## ASR test sentences unseen in train", "", "n/a (no ASR test rows)", ""]
     unseen = sum(sentence not in seen for sentence in test) / len(test)
     return ["## ASR test sentences unseen in train", "", f"{100 * unseen:.1f}%", ""]
 
 
-def corpus_card(root: Path, examples: dict[str, list[Example]]) -> str:
+def corpus_card(root: Path, examples: Mapping[str, Iterable[Example]]) -> str:
     """Markdown card of the corpus at ``root`` whose rows per split are ``examples``: source
     (seed and size when synthesized), counts per task × label × modality × language, hours,
-    durations, speakers and voices, ASR test/train overlap and the corpus fingerprint."""
+    durations, speakers and voices, ASR test/train overlap and the corpus fingerprint. Each
+    split's rows are read once, so they may stream from disk (``iter_examples``)."""
     root = Path(root)
+    stats = _collect(examples)
     lines = [
         "# Corpus card",
         "",
         *_source(root),
-        *_overview(examples),
-        *_counts(examples),
-        *_durations(examples),
-        *_speakers(examples),
-        *_asr_unseen(examples),
+        *_overview(stats),
+        *_counts(stats),
+        *_durations(stats),
+        *_speakers(stats),
+        *_asr_unseen(stats),
         "## Fingerprint",
         "",
         f"`{corpus_fingerprint(root)}` (SHA-256 over manifests and audio)",

@@ -1,13 +1,15 @@
 """Renders the embedded corpus: scripts → eSpeak NG → 16 kHz FLAC, manifests, synth.json, card.
 
-Each utterance is rendered, written and forgotten; only its manifest rows stay in memory, so peak
-memory does not grow with the audio. eSpeak NG carries state from one utterance to the next
-(glottal phase, pitch flutter, filter memories, a time-seeded random generator) that no API
-resets. So scripts are rendered in fixed blocks (consecutive indices of one task and split), each
-block by a forked copy of a worker that has initialized eSpeak NG and never spoken, with the
-random generator seeded from every script's coordinates: the audio depends on the corpus seed
-and size alone, never on the number of workers or the order in which blocks finish (POSIX only,
-for ``os.fork``).
+Each utterance is rendered, written and forgotten, its manifest rows appended to the split's
+manifest as it comes; the card is then made in one pass over the manifests read back from disk,
+so peak memory grows neither with the audio nor with the number of rows.
+
+eSpeak NG carries state from one utterance to the next (glottal phase, pitch flutter, filter
+memories, a time-seeded random generator) that no API resets. So scripts are rendered in fixed
+blocks (consecutive indices of one task and split), each block by a forked copy of a worker
+that has initialized eSpeak NG and never spoken, with the random generator seeded from every
+script's coordinates: the audio depends on the corpus seed and size alone, never on the number
+of workers or the order in which blocks finish (POSIX only, for ``os.fork``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import shutil
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +34,7 @@ from tqdm import tqdm
 
 from omnisched.data.audio import SAMPLE_RATE, resample, to_float, write_audio
 from omnisched.data.example import Example
-from omnisched.data.manifest import SPLITS, manifest_path, write_manifest
+from omnisched.data.manifest import SPLITS, example_line, iter_examples, manifest_path
 from omnisched.data.synth.card import SYNTH_PARAMS, corpus_card
 from omnisched.data.synth.espeak import Prosody, speaker
 from omnisched.data.synth.lexicon import CALIBRATION_SENTENCES
@@ -245,8 +248,8 @@ def synthesize_corpus(
     noise_snr_db: float | None = None,
     progress: bool = True,
     workers: int | None = None,
-) -> dict[str, list[Example]]:
-    """Synthesizes the embedded corpus into ``out`` and returns its rows per split.
+) -> dict[str, int]:
+    """Synthesizes the embedded corpus into ``out`` and returns its row count per split.
 
     ``size`` speech examples per task in train, ``max(size // 5, 10)`` in dev and test
     (classification tasks rounded up so labels balance exactly), each with a text twin. Audio
@@ -268,14 +271,24 @@ def synthesize_corpus(
     counts = {split: {task: task_count(task, n) for task in TASKS} for split, n in sizes.items()}
     params = {"seed": seed, "size": size, "noise_snr_db": noise_snr_db, "speech_rows": counts}
     (out / SYNTH_PARAMS).write_text(json.dumps(params, indent=2, sort_keys=True) + "\n")
-    examples: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    rows = dict.fromkeys(SPLITS, 0)
     render = partial(render_block, out=out, noise_snr_db=noise_snr_db)
     total = sum(n for split in counts.values() for n in split.values())
-    with tqdm(total=total, desc="synthesizing", unit="utt", disable=not progress) as bar:
+    with (
+        ExitStack() as files,
+        tqdm(total=total, desc="synthesizing", unit="utt", disable=not progress) as bar,
+    ):
+        manifests = {}
+        for split in SPLITS:
+            manifest_path(out, split).parent.mkdir(parents=True, exist_ok=True)
+            manifests[split] = files.enter_context(
+                manifest_path(out, split).open("w", encoding="utf-8")
+            )
         for script, n_samples in _rendered(corpus_scripts(size, seed), render, workers):
-            examples[script.split].extend(_rows(script, n_samples))
+            for row in _rows(script, n_samples):
+                manifests[script.split].write(example_line(row))
+                rows[script.split] += 1
             bar.update()
-    for split, rows in examples.items():
-        write_manifest(manifest_path(out, split), rows)
-    (out / CARD_NAME).write_text(corpus_card(out, examples), encoding="utf-8")
-    return examples
+    streamed = {split: iter_examples(manifest_path(out, split)) for split in SPLITS}
+    (out / CARD_NAME).write_text(corpus_card(out, streamed), encoding="utf-8")
+    return rows
