@@ -9,24 +9,36 @@
   from a window of candidates, the one farthest from what the batch already holds (greedy
   k-center on aligner embeddings).
 
+With ``sort_window`` W every composer forms batches of similar duration (less padding) and keeps
+its own rules: the shuffle composer re-cuts every W batches by duration; the random and diverse
+composers fill a batch around the duration of one anchor example, each pool taking the examples
+closest to it among its next W batches' worth, each ADS stratum its candidates closest to it: a
+W-th of its first W × ``window`` unused examples. Pool counts, task and label balance, and "no
+repeat inside an epoch of a pool or stratum" are unchanged.
+
 Every random choice of batch ``s`` draws from a generator seeded by ``(seed, phase, s)``;
 permutations by ``(seed, phase, pool or stratum, epoch)``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from omnisched.data.synth.speakers import derive_rng
 from omnisched.schedule.pools import PoolKey
 
+FOLD_EVERY = 8  # ADS picks between two updates of every live candidate's nearest-pick distance
+
 
 class Composer(Protocol):
-    """Fills global batches; stateful composers restore from their ``state_dict``."""
+    """Fills global batches; stateful composers restore from their ``state_dict``, which
+    returns fresh objects (the sampler keeps them as snapshots without copying)."""
 
     def compose(self, step: int, batch_size: int) -> list[int]: ...
 
@@ -103,40 +115,116 @@ class ShuffleComposer:
         pass
 
 
-class PoolCursor:
-    """Walks a pool through a fresh permutation every epoch."""
+class Cursor:
+    """A pool's (or stratum's) examples in a fresh permutation per epoch, taken in order or
+    out of order.
 
-    def __init__(self, indices: np.ndarray, seed: int, phase: int, name: str) -> None:
-        self.indices = indices
-        self.seed, self.phase, self.name = seed, phase, name
-        self.epoch, self.offset = 0, 0
-        self._order = self._permutation(0)
+    Out-of-order picks come from the first unused positions (``candidates``), so an example is
+    used at most once per epoch. Unused positions before ``frontier`` are ``pending``; every
+    position from ``frontier`` on is unused, so the state stays as small as the candidate
+    window however long training runs.
+    """
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        rng = derive_rng(self.seed, "pool", self.phase, self.name, epoch)
-        return self.indices[rng.permutation(len(self.indices))]
+    def __init__(self, indices: np.ndarray, seed: int, phase: int, name: str, kind: str) -> None:
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.seed, self.phase, self.name, self.kind = seed, phase, name, kind
+        self._start_epoch(0)
+
+    def _start_epoch(self, epoch: int) -> None:
+        rng = derive_rng(self.seed, self.kind, self.phase, self.name, epoch)
+        self.epoch = epoch
+        self.order = self.indices[rng.permutation(len(self.indices))]
+        self.frontier = 0
+        self.pending = np.empty(0, dtype=np.int64)
+
+    @property
+    def remaining(self) -> int:
+        """Unused examples left in this epoch."""
+        return len(self.pending) + len(self.order) - self.frontier
+
+    def open(self) -> None:
+        """Starts the next epoch once this one is used up."""
+        if not self.remaining:
+            self._start_epoch(self.epoch + 1)
+
+    def candidates(self, count: int) -> np.ndarray:
+        """Positions of the first ``count`` unused examples of this epoch (fewer at its end)."""
+        self.open()
+        if len(self.pending) >= count:
+            return self.pending[:count]
+        fresh = min(count - len(self.pending), len(self.order) - self.frontier)
+        return np.concatenate([self.pending, np.arange(self.frontier, self.frontier + fresh)])
+
+    def mark(self, candidates: np.ndarray, picked: np.ndarray) -> None:
+        """Marks ``candidates[picked]`` used; ``candidates`` is what ``candidates()`` gave."""
+        rest = self.pending[len(candidates) :]
+        taken = candidates[picked]
+        if len(taken):
+            self.frontier = max(self.frontier, int(taken.max()) + 1)
+        kept = candidates[~picked]
+        self.pending = np.concatenate([kept[kept < self.frontier], rest])
 
     def take(self, count: int) -> list[int]:
+        """The next ``count`` unused examples in order, into new epochs as needed."""
         taken: list[int] = []
         while len(taken) < count:
-            if self.offset == len(self.indices):
-                self.epoch, self.offset = self.epoch + 1, 0
-                self._order = self._permutation(self.epoch)
-            end = min(self.offset + count - len(taken), len(self.indices))
-            taken.extend(self._order[self.offset : end].tolist())
-            self.offset = end
+            positions = self.candidates(count - len(taken))
+            self.mark(positions, np.ones(len(positions), dtype=bool))
+            taken.extend(self.order[positions].tolist())
         return taken
 
+    def take_rest_if_short(self, count: int) -> list[int]:
+        """When fewer than ``count`` examples are left in this epoch, takes them all in order
+        (and, if needed, whole further epochs), so that the rest comes from one epoch."""
+        taken: list[int] = []
+        while True:
+            self.open()
+            if count - len(taken) <= self.remaining:
+                return taken
+            taken += self.take(self.remaining)
+
+    def take_near(
+        self, count: int, target: float, lookahead: int, durations: np.ndarray
+    ) -> list[int]:
+        """``count`` unused examples whose durations are closest to ``target`` among the first
+        ``lookahead`` unused (ties in order)."""
+        if not count:
+            return []
+        taken = self.take_rest_if_short(count)
+        need = count - len(taken)
+        positions = self.candidates(max(lookahead, need))
+        distance = np.abs(durations[self.order[positions]] - target)
+        picked = np.zeros(len(positions), dtype=bool)
+        picked[np.argsort(distance, kind="stable")[:need]] = True
+        self.mark(positions, picked)
+        return taken + self.order[positions[picked]].tolist()
+
     def state_dict(self) -> dict:
-        return {"epoch": int(self.epoch), "offset": int(self.offset)}
+        return {
+            "epoch": int(self.epoch),
+            "offset": int(self.frontier),
+            "pending": self.pending.tolist(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self.offset = int(state["epoch"]), int(state["offset"])
-        self._order = self._permutation(self.epoch)
+        self._start_epoch(int(state["epoch"]))
+        if "head" in state:  # saved before pending positions: the used ones past the first unused
+            head, used = int(state["head"]), np.asarray(state["used"], dtype=np.int64)
+            self.frontier = int(used.max()) + 1 if len(used) else head
+            unused = np.ones(self.frontier - head, dtype=bool)
+            unused[used - head] = False
+            self.pending = np.arange(head, self.frontier)[unused]
+            return
+        self.frontier = int(state["offset"])
+        self.pending = np.asarray(state.get("pending", []), dtype=np.int64)
 
 
 class RandomComposer:
-    """Pool counts of each batch drawn from the mixture, examples from per-pool epochs."""
+    """Pool counts of each batch drawn from the mixture, examples from per-pool epochs.
+
+    With ``sort_window`` W (and ``durations``), a batch's anchor is the next example of the pool
+    of a slot drawn at random among the slots of timed pools; every pool then takes its examples
+    closest to the anchor's duration among its next W batches' worth."""
 
     def __init__(
         self,
@@ -144,19 +232,42 @@ class RandomComposer:
         weights: dict[PoolKey, float],
         seed: int,
         phase: int,
+        durations: np.ndarray | None = None,
+        sort_window: int = 0,
     ) -> None:
         self.keys = list(weights)
         self.probabilities = np.array([weights[key] for key in self.keys])
         self.probabilities /= self.probabilities.sum()
-        self.cursors = {key: PoolCursor(pools[key], seed, phase, str(key)) for key in self.keys}
+        self.cursors = {key: Cursor(pools[key], seed, phase, str(key), "pool") for key in self.keys}
         self.seed, self.phase = seed, phase
+        self.durations = durations
+        self.sort_window = sort_window if durations is not None else 0
+        self.timed = np.array(
+            [durations is not None and bool((durations[pools[key]] > 0).any()) for key in self.keys]
+        )
 
     def compose(self, step: int, batch_size: int) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
         counts = rng.multinomial(batch_size, self.probabilities)
-        return [
-            i for key, n in zip(self.keys, counts, strict=True) for i in self.cursors[key].take(n)
-        ]
+        anchored = counts * self.timed
+        if not self.sort_window or not anchored.any():
+            return [
+                i
+                for key, n in zip(self.keys, counts, strict=True)
+                for i in self.cursors[key].take(n)
+            ]
+        anchor = int(rng.choice(len(self.keys), p=anchored / anchored.sum()))
+        head = self.cursors[self.keys[anchor]].take(1)
+        target = float(self.durations[head[0]])
+        batch = list(head)
+        for k, (key, n) in enumerate(zip(self.keys, counts, strict=True)):
+            n -= k == anchor
+            if not self.timed[k]:
+                batch += self.cursors[key].take(n)
+                continue
+            lookahead = self.sort_window * max(1, round(self.probabilities[k] * batch_size))
+            batch += self.cursors[key].take_near(n, target, lookahead, self.durations)
+        return batch
 
     def state_dict(self) -> dict:
         return {str(key): cursor.state_dict() for key, cursor in self.cursors.items()}
@@ -164,52 +275,6 @@ class RandomComposer:
     def load_state_dict(self, state: dict) -> None:
         for key, cursor in self.cursors.items():
             cursor.load_state_dict(state[str(key)])
-
-
-class StratumCursor:
-    """A stratum's examples in a fresh permutation per epoch, taken out of order.
-
-    Picks come from a window of the first unused positions, so an example is used at most once
-    per epoch; ``head`` is the first unused position.
-    """
-
-    def __init__(self, indices: np.ndarray, seed: int, phase: int, name: str) -> None:
-        self.indices = indices
-        self.seed, self.phase, self.name = seed, phase, name
-        self._start_epoch(0)
-
-    def _start_epoch(self, epoch: int) -> None:
-        rng = derive_rng(self.seed, "stratum", self.phase, self.name, epoch)
-        self.epoch = epoch
-        self.order = self.indices[rng.permutation(len(self.indices))]
-        self.used = np.zeros(len(self.indices), dtype=bool)
-        self.head = 0
-
-    def window(self, size: int) -> np.ndarray:
-        """Positions of the first ``size`` unused examples (fewer at the end of an epoch)."""
-        if self.head == len(self.order):
-            self._start_epoch(self.epoch + 1)
-        span = 2 * size
-        while True:
-            free = np.flatnonzero(~self.used[self.head : self.head + span]) + self.head
-            if len(free) >= size or self.head + span >= len(self.order):
-                return free[:size]
-            span *= 2
-
-    def mark(self, position: int) -> None:
-        self.used[position] = True
-        while self.head < len(self.used) and self.used[self.head]:
-            self.head += 1
-
-    def state_dict(self) -> dict:
-        beyond = np.flatnonzero(self.used[self.head :]) + self.head
-        return {"epoch": int(self.epoch), "head": int(self.head), "used": beyond.tolist()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._start_epoch(int(state["epoch"]))
-        self.used[: int(state["head"])] = True
-        self.used[np.asarray(state["used"], dtype=np.int64)] = True
-        self.head = int(state["head"])
 
 
 @dataclass(frozen=True)
@@ -225,11 +290,47 @@ class Stratum:
         return f"{self.task}/{self.label}"
 
 
+@dataclass
+class _Draw:
+    """One stratum's share of a batch being composed: from row ``start`` of the batch's
+    candidate matrix, its ``forced`` examples, then its candidates ``examples``."""
+
+    cursor: Cursor
+    forced: list[int]  # the end of an epoch, taken in order before any choice
+    positions: np.ndarray  # the cursor's candidate positions
+    band: np.ndarray  # which of them may be picked, in position order
+    examples: np.ndarray  # their example indices
+    start: int = 0
+    used: int = 0  # forced examples placed so far
+    picks: list[int] = field(default_factory=list)  # band entries picked
+
+
+def unit_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of ``matrix`` as float32, scaled to unit length (ADS distances are cosine).
+
+    Only the gathered rows are converted: the matrix itself (float16, often memory-mapped) is
+    never copied."""
+    gathered = np.asarray(np.take(matrix, rows, axis=0))
+    if gathered.dtype == np.float16:  # torch converts half precision ~20x faster than numpy
+        unit = torch.from_numpy(gathered).float().numpy()
+    else:
+        unit = gathered.astype(np.float32)
+    unit /= np.maximum(np.sqrt(np.einsum("ij,ij->i", unit, unit)), 1e-12)[:, None]
+    return unit
+
+
 class DiverseComposer:
     """ADS: task- then label-balanced batches, farthest-point picks on aligner embeddings.
 
-    ``embeddings`` has one L2-normalized row per example index (rows of unused examples are
-    never read); ``window`` is how many candidates each pick looks at.
+    ``embeddings`` has one row per example index (rows of unused examples are never read; the
+    matrix is read, never copied); ``window`` is how many candidates each pick looks at: the
+    first ``window`` unused examples of its stratum (with ``sort_window`` W: of the W-th of its
+    first W × ``window`` unused examples closest in duration to the batch's anchor).
+
+    A pick takes the candidate whose nearest (cosine) neighbour among the batch's earlier picks
+    is farthest. Candidates keep that nearest-pick similarity as a running maximum, brought up
+    to date every ``FOLD_EVERY`` picks for the strata that still have picks to make; the picks
+    since are compared with the picking stratum's candidates only.
     """
 
     def __init__(
@@ -239,14 +340,18 @@ class DiverseComposer:
         window: int,
         seed: int,
         phase: int,
+        durations: np.ndarray | None = None,
+        sort_window: int = 0,
     ) -> None:
         self.tasks: dict[str, list[Stratum]] = {}
         for stratum in strata:
             self.tasks.setdefault(stratum.task, []).append(stratum)
-        self.cursors = {s.name: StratumCursor(s.indices, seed, phase, s.name) for s in strata}
+        self.cursors = {s.name: Cursor(s.indices, seed, phase, s.name, "stratum") for s in strata}
         self.embeddings = embeddings
         self.window = window
         self.seed, self.phase = seed, phase
+        self.durations = durations
+        self.sort_window = sort_window if durations is not None else 0
 
     def _slots(self, batch_size: int, rng: np.random.Generator) -> list[str]:
         """The stratum of every slot of the batch, in a random order."""
@@ -257,23 +362,81 @@ class DiverseComposer:
                 slots += [name] * n
         return [slots[i] for i in rng.permutation(len(slots))]
 
+    def _draw(self, name: str, count: int, target: float | None) -> _Draw:
+        """A stratum's share of the batch: the examples forced by the end of an epoch, and the
+        candidates of the rest (those closest to ``target`` when one is given)."""
+        cursor = self.cursors[name]
+        forced = cursor.take_rest_if_short(count)
+        need = count - len(forced)
+        width = self.window + need - 1 if need else 0
+        if target is None or not need:
+            positions = cursor.candidates(width) if need else np.empty(0, dtype=np.int64)
+            band = np.arange(len(positions))
+        else:
+            positions = cursor.candidates(self.sort_window * width)
+            distance = np.abs(self.durations[cursor.order[positions]] - target)
+            keep = max(need, -(-len(positions) // self.sort_window))
+            band = np.sort(np.argsort(distance, kind="stable")[:keep])
+        return _Draw(cursor, forced, positions, band, cursor.order[positions[band]])
+
+    def _pick(
+        self, draw: _Draw, nearest: np.ndarray, unit: np.ndarray, recent: np.ndarray
+    ) -> tuple[int, int]:
+        """The next example of a stratum's share: its row in ``unit`` and its index."""
+        if draw.used < len(draw.forced):
+            draw.used += 1
+            return draw.start + draw.used - 1, draw.forced[draw.used - 1]
+        first = draw.start + len(draw.forced)
+        end = first + min(self.window + len(draw.picks), len(draw.band))
+        score = nearest[first:end]
+        if len(recent):
+            score = np.maximum(score, (unit[first:end] @ recent.T).max(axis=1))
+        k = int(np.argmin(score))
+        nearest[first + k] = np.inf
+        draw.picks.append(k)
+        return first + k, int(draw.examples[k])
+
     def compose(self, step: int, batch_size: int) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
+        slots = self._slots(batch_size, rng)
+        counts = Counter(slots)
+        target = None
+        if self.sort_window:  # the anchor: the first unused example of the first slot's stratum
+            first = self.cursors[slots[0]]
+            target = float(self.durations[first.order[first.candidates(1)[0]]])
+        last = {name: t for t, name in enumerate(slots)}
+        names = sorted(counts, key=last.__getitem__)  # finished strata's rows form a prefix
+        draws, offset = {}, 0
+        for name in names:
+            draws[name] = draw = self._draw(name, counts[name], target)
+            draw.start = offset
+            offset += len(draw.forced) + len(draw.band)
+        rows = [
+            part for d in draws.values() for part in (np.asarray(d.forced, np.int64), d.examples)
+        ]
+        unit = unit_rows(self.embeddings, np.concatenate(rows))
+
+        nearest = np.full(len(unit), -np.inf, dtype=np.float32)  # max similarity to the picks
+        recent = np.empty((FOLD_EVERY, unit.shape[1]), dtype=np.float32)
+        unfolded, finished = 0, 0
         batch: list[int] = []
-        chosen = np.empty((batch_size, self.embeddings.shape[1]), dtype=np.float32)
-        for slot, name in enumerate(self._slots(batch_size, rng)):
-            cursor = self.cursors[name]
-            positions = cursor.window(self.window)
-            pick = 0
-            if slot and len(positions) > 1:
-                candidates = self.embeddings[cursor.order[positions]].astype(np.float32)
-                nearest = _squared_distances(candidates, chosen[:slot]).min(axis=1)
-                pick = int(np.argmax(nearest))
-            position = int(positions[pick])
-            cursor.mark(position)
-            index = int(cursor.order[position])
-            chosen[slot] = self.embeddings[index]
+        for t, name in enumerate(slots):
+            row, index = self._pick(draws[name], nearest, unit, recent[:unfolded])
             batch.append(index)
+            recent[unfolded] = unit[row]
+            unfolded += 1
+            while finished < len(names) and last[names[finished]] <= t:
+                finished += 1
+            if unfolded == FOLD_EVERY:
+                if finished < len(names):
+                    start = draws[names[finished]].start
+                    live = nearest[start:]
+                    np.maximum(live, (unit[start:] @ recent.T).max(axis=1), out=live)
+                unfolded = 0
+        for draw in draws.values():
+            picked = np.zeros(len(draw.positions), dtype=bool)
+            picked[draw.band[draw.picks]] = True
+            draw.cursor.mark(draw.positions, picked)
         return batch
 
     def state_dict(self) -> dict:
@@ -282,8 +445,3 @@ class DiverseComposer:
     def load_state_dict(self, state: dict) -> None:
         for name, cursor in self.cursors.items():
             cursor.load_state_dict(state[name])
-
-
-def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise squared Euclidean distances between the rows of ``a`` and ``b``."""
-    return (a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :]
