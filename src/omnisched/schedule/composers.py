@@ -10,11 +10,12 @@
   k-center on aligner embeddings).
 
 With ``sort_window`` W every composer forms batches of similar duration (less padding) and keeps
-its own rules: the shuffle composer re-cuts every W batches by duration; the random and diverse
-composers fill a batch around the duration of one anchor example, each pool taking the examples
-closest to it among its next W batches' worth, each ADS stratum its candidates closest to it: a
-W-th of its first W × ``window`` unused examples. Pool counts, task and label balance, and "no
-repeat inside an epoch of a pool or stratum" are unchanged.
+its own rules: the shuffle and random composers draw W batches at a time and cut them again by
+duration (the random one keeps every batch's number of speech and text examples, and the
+window's pool counts); the diverse composer fills a batch around the duration of one anchor
+example, each stratum picking among its candidates closest to it (a W-th of its first
+W × ``window`` unused examples), so task and label balance hold in every batch. "No repeat
+inside an epoch of a pool or stratum" holds throughout.
 
 Every random choice of batch ``s`` draws from a generator seeded by ``(seed, phase, s)``;
 permutations by ``(seed, phase, pool or stratum, epoch)``.
@@ -22,6 +23,7 @@ permutations by ``(seed, phase, pool or stratum, epoch)``.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -183,22 +185,6 @@ class Cursor:
                 return taken
             taken += self.take(self.remaining)
 
-    def take_near(
-        self, count: int, target: float, lookahead: int, durations: np.ndarray
-    ) -> list[int]:
-        """``count`` unused examples whose durations are closest to ``target`` among the first
-        ``lookahead`` unused (ties in order)."""
-        if not count:
-            return []
-        taken = self.take_rest_if_short(count)
-        need = count - len(taken)
-        positions = self.candidates(max(lookahead, need))
-        distance = np.abs(durations[self.order[positions]] - target)
-        picked = np.zeros(len(positions), dtype=bool)
-        picked[np.argsort(distance, kind="stable")[:need]] = True
-        self.mark(positions, picked)
-        return taken + self.order[positions[picked]].tolist()
-
     def state_dict(self) -> dict:
         return {
             "epoch": int(self.epoch),
@@ -222,9 +208,10 @@ class Cursor:
 class RandomComposer:
     """Pool counts of each batch drawn from the mixture, examples from per-pool epochs.
 
-    With ``sort_window`` W (and ``durations``), a batch's anchor is the next example of the pool
-    of a slot drawn at random among the slots of timed pools; every pool then takes its examples
-    closest to the anchor's duration among its next W batches' worth."""
+    With ``sort_window`` W (and ``durations``), every W batches are drawn together and their
+    speech examples dealt out again by duration, each batch keeping its number of speech and of
+    text examples: the window keeps its pool counts and every batch its modality share. To
+    resume inside a window, the state is the cursors' as the window began."""
 
     def __init__(
         self,
@@ -242,39 +229,55 @@ class RandomComposer:
         self.seed, self.phase = seed, phase
         self.durations = durations
         self.sort_window = sort_window if durations is not None else 0
-        self.timed = np.array(
-            [durations is not None and bool((durations[pools[key]] > 0).any()) for key in self.keys]
-        )
+        self._window: tuple[int, list[list[int]], dict] = (-1, [], {})
+        self._served = -1  # the window slot composed last
 
-    def compose(self, step: int, batch_size: int) -> list[int]:
+    def _draw(self, step: int, batch_size: int) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
         counts = rng.multinomial(batch_size, self.probabilities)
-        anchored = counts * self.timed
-        if not self.sort_window or not anchored.any():
-            return [
-                i
-                for key, n in zip(self.keys, counts, strict=True)
-                for i in self.cursors[key].take(n)
-            ]
-        anchor = int(rng.choice(len(self.keys), p=anchored / anchored.sum()))
-        head = self.cursors[self.keys[anchor]].take(1)
-        target = float(self.durations[head[0]])
-        batch = list(head)
-        for k, (key, n) in enumerate(zip(self.keys, counts, strict=True)):
-            n -= k == anchor
-            if not self.timed[k]:
-                batch += self.cursors[key].take(n)
-                continue
-            lookahead = self.sort_window * max(1, round(self.probabilities[k] * batch_size))
-            batch += self.cursors[key].take_near(n, target, lookahead, self.durations)
-        return batch
+        return [
+            i for key, n in zip(self.keys, counts, strict=True) for i in self.cursors[key].take(n)
+        ]
+
+    def _recut(self, window: int, batches: list[list[int]]) -> list[list[int]]:
+        """The window's speech examples, sorted by duration, dealt to its batches' speech
+        slots in a random order of batches; text examples stay where they are."""
+        timed = [[i for i in batch if self.durations[i] > 0] for batch in batches]
+        flat = np.asarray([i for batch in timed for i in batch], dtype=np.int64)
+        ordered = flat[np.argsort(self.durations[flat], kind="stable")].tolist()
+        order = derive_rng(self.seed, "window", self.phase, window).permutation(len(batches))
+        dealt: list[list[int]] = [[] for _ in batches]
+        for b in order:
+            dealt[b], ordered = ordered[: len(timed[b])], ordered[len(timed[b]) :]
+        return [
+            [i for i in batch if self.durations[i] <= 0] + dealt[b]
+            for b, batch in enumerate(batches)
+        ]
+
+    def compose(self, step: int, batch_size: int) -> list[int]:
+        if not self.sort_window:
+            return self._draw(step, batch_size)
+        window, slot = divmod(step, self.sort_window)
+        if self._window[0] != window:
+            start = self._cursor_state()
+            first = window * self.sort_window
+            batches = [self._draw(s, batch_size) for s in range(first, first + self.sort_window)]
+            self._window = (window, self._recut(window, batches), start)
+        self._served = slot
+        return self._window[1][slot]
+
+    def _cursor_state(self) -> dict:
+        return {str(key): cursor.state_dict() for key, cursor in self.cursors.items()}
 
     def state_dict(self) -> dict:
-        return {str(key): cursor.state_dict() for key, cursor in self.cursors.items()}
+        if self.sort_window and self._window[0] >= 0 and self._served < self.sort_window - 1:
+            return copy.deepcopy(self._window[2])  # inside a window: the state it began with
+        return self._cursor_state()
 
     def load_state_dict(self, state: dict) -> None:
         for key, cursor in self.cursors.items():
             cursor.load_state_dict(state[str(key)])
+        self._window, self._served = (-1, [], {}), -1
 
 
 @dataclass(frozen=True)
