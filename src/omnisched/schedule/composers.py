@@ -78,6 +78,8 @@ class ShuffleComposer:
         self.seed = seed
         self.phase = phase
         self.durations = durations
+        # All examples in index order (the common case): a permutation needs no gather.
+        self._identity = bool((self.indices == np.arange(len(self.indices))).all())
         self.sort_window = sort_window if durations is not None else 0
         self._cached: tuple[int, np.ndarray] = (-1, self.indices)
         self._window: tuple[int, list[list[int]]] = (-1, [])
@@ -85,7 +87,8 @@ class ShuffleComposer:
     def _epoch(self, epoch: int) -> np.ndarray:
         if self._cached[0] != epoch:
             rng = derive_rng(self.seed, "shuffle", self.phase, epoch)
-            self._cached = (epoch, self.indices[rng.permutation(len(self.indices))])
+            order = rng.permutation(len(self.indices))
+            self._cached = (epoch, order if self._identity else self.indices[order])
         return self._cached[1]
 
     def _positions(self, start: int, count: int) -> list[int]:
