@@ -173,6 +173,12 @@ class Cursor:
         """The next ``count`` unused examples in order, into new epochs as needed."""
         taken: list[int] = []
         while len(taken) < count:
+            self.open()
+            if not len(self.pending):  # in order: a slice of the permutation
+                end = min(self.frontier + count - len(taken), len(self.order))
+                taken.extend(self.order[self.frontier : end].tolist())
+                self.frontier = end
+                continue
             positions = self.candidates(count - len(taken))
             self.mark(positions, np.ones(len(positions), dtype=bool))
             taken.extend(self.order[positions].tolist())
