@@ -28,7 +28,7 @@ from omnisched.schedule.composers import (
     unit_rows,
 )
 from omnisched.schedule.mixture import Mixture, pool_weights
-from omnisched.schedule.pools import PoolKey, group_pools
+from omnisched.schedule.pools import PoolKey, pool_table
 
 
 class _Strict(BaseModel):
@@ -245,21 +245,21 @@ def build_plan(
 ) -> Plan:
     """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for ADS."""
     phases = []
-    durations = np.asarray([e.duration_s or 0.0 for e in examples])
+    durations = np.fromiter((e.duration_s or 0.0 for e in examples), float, len(examples))
+    keys, pool_ids = pool_table(examples)
     for index, spec in enumerate(specs):
-        chosen = [
-            i
-            for i, e in enumerate(examples)
-            if e.task in spec.tasks
-            and e.modality in spec.modalities
-            and (spec.languages is None or e.language in spec.languages)
-        ]
-        if not chosen:
+        pools = {
+            key: np.flatnonzero(pool_ids == k)
+            for k, key in enumerate(keys)
+            if key.task in spec.tasks
+            and key.modality in spec.modalities
+            and (spec.languages is None or key.language in spec.languages)
+        }
+        if not pools:
             raise ConfigError(
                 f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, modalities "
                 f"{spec.modalities}, languages {spec.languages or 'any'})"
             )
-        pools = group_pools(examples, chosen)
         shares = _composer_shares(spec, pools)
         pools = {key: pools[key] for key in shares}
         window = spec.sort_window
