@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from omnisched.errors import ConfigError
+from omnisched.schedule.composers import Cursor
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import PhaseSpec, Plateau
 from omnisched.schedule.recipes import (
@@ -54,7 +55,23 @@ STRATEGIES = {
     "mix": (MixSchedule(strategy="mix", tasks=["slu"], speech_share=0.05), PAPER2),
     "curriculum": (CurriculumSchedule(strategy="curriculum", tasks=["slu"]), PAPER2),
     "crosslingual": (CrosslingualSchedule(strategy="crosslingual"), PAPER2),
+    "proportional-sorted": (ProportionalSchedule(strategy="proportional", sort_window=4), PAPER1),
+    "tpc-sorted": (TPCSchedule(strategy="tpc", sort_window=4), PAPER1),
+    "ads-sorted": (ADSSchedule(strategy="ads", sort_window=4), PAPER1),
+    "hybrid-sorted": (HybridSchedule(strategy="hybrid", switch=0.5, sort_window=4), PAPER1),
+    "mix-sorted": (MixSchedule(strategy="mix", tasks=["slu"], sort_window=4), PAPER2),
 }
+
+
+def _padding(batches, examples) -> float:
+    """Padded share of the speech frames: what batching to the longest clip adds."""
+    padded = total = 0.0
+    for batch in batches:
+        lengths = [examples[i].duration_s for i in batch if examples[i].duration_s]
+        if lengths:
+            padded += max(lengths) * len(lengths) - sum(lengths)
+            total += max(lengths) * len(lengths)
+    return padded / total
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -106,11 +123,42 @@ def test_sorted_uniform_keeps_each_window_of_examples_and_cuts_padding():
         window = sorted(i for b in plain[start : start + 6] for i in b)
         assert sorted(i for b in ordered[start : start + 6] for i in b) == window
 
-    def padding(batches):
-        lengths = [[PAPER1[i].duration_s for i in b] for b in batches]
-        return sum(max(d) * len(d) - sum(d) for d in lengths) / sum(sum(d) for d in lengths)
+    assert _padding(ordered, PAPER1) < 0.5 * _padding(plain, PAPER1)
 
-    assert padding(ordered) < 0.5 * padding(plain)
+
+@pytest.mark.parametrize(
+    "name", ["proportional", "tpc", "ads", "hybrid", "mix", "crosslingual", "temperature"]
+)
+def test_duration_window_keeps_each_composers_balance_and_cuts_padding(name):
+    """ADS keeps every batch's strata; mixtures keep every batch's speech/text counts and every
+    window's pool counts (windows start with their phase); padding drops by half or more."""
+    schedule, examples = STRATEGIES[name]
+    if name == "mix":  # enough speech per batch for padding to matter
+        schedule = schedule.model_copy(update={"speech_share": 0.3})
+    pools = PAPER1_POOLS if examples is PAPER1 else PAPER2_POOLS
+    examples = make_examples({pool: 10 * size for pool, size in pools.items()})
+    window = 8
+    plain, chosen = sampler_for(schedule, examples, 16, 60, seed=2)
+    ordered, _ = sampler_for(
+        schedule.model_copy(update={"sort_window": window}), examples, 16, 60, 2
+    )
+    plain_batches, ordered_batches = stream(plain), stream(ordered)
+    assert [b for b, _ in ordered.boundaries] == [b for b, _ in plain.boundaries]
+    starts = [b for b, _ in ordered.boundaries] + [len(plain_batches)]
+    for phase, (begin, end) in enumerate(itertools.pairwise(starts)):
+        composer = ordered.plan.phases[phase].composer
+        if ordered.plan.phases[phase].spec.composer == "ads":
+            stratum = {i: s for s, c in composer.cursors.items() for i in c.indices.tolist()}
+            for a, b in zip(plain_batches[begin:end], ordered_batches[begin:end], strict=True):
+                assert Counter(stratum[i] for i in a) == Counter(stratum[i] for i in b)
+            continue
+        for a, b in zip(plain_batches[begin:end], ordered_batches[begin:end], strict=True):
+            assert Counter(chosen[i].modality for i in a) == Counter(chosen[i].modality for i in b)
+        for first in range(begin, end - window + 1, window):
+            a = [chosen[i].pool for batch in plain_batches[first : first + window] for i in batch]
+            b = [chosen[i].pool for batch in ordered_batches[first : first + window] for i in batch]
+            assert Counter(a) == Counter(b)
+    assert _padding(ordered_batches, chosen) < 0.5 * _padding(plain_batches, chosen)
 
 
 def _pool_draws(batches, examples):
@@ -141,11 +189,40 @@ def test_no_repeats_inside_an_epoch_of_a_pool(name):
                 assert len(set(epoch)) == len(epoch), f"repeat inside an epoch of {pool}"
 
 
-@given(batch=st.integers(1, 40), seed=st.integers(0, 10_000), shift=st.integers(0, 4))
+@pytest.mark.parametrize("name", ["uniform", "proportional", "mix", "tpc"])
+def test_with_a_duration_window_every_example_waits_its_turn(name):
+    """Re-cutting by duration reorders examples inside a window only: at every window's end,
+    the examples of each pool have been drawn equally often, give or take one."""
+    schedule, examples = STRATEGIES[name]
+    window = 4
+    sampler, chosen = sampler_for(
+        schedule.model_copy(update={"sort_window": window}), examples, 8, 200, seed=1
+    )
+    batches = stream(sampler)
+    phase_start = [start for start, _ in sampler.boundaries] + [len(batches)]
+    for begin, end in itertools.pairwise(phase_start):
+        members = {
+            pool: [i for i, e in enumerate(chosen) if e.pool == pool]
+            for pool in {chosen[i].pool for b in batches[begin:end] for i in b}
+        }
+        for stop in range(begin + window, end + 1, window):
+            drawn = Counter(i for b in batches[begin:stop] for i in b)
+            for pool, indices in members.items():
+                counts = [drawn[i] for i in indices]
+                assert max(counts) - min(counts) <= 1, (pool, stop)
+
+
+@given(
+    batch=st.integers(1, 40),
+    seed=st.integers(0, 10_000),
+    shift=st.integers(0, 4),
+    sort_window=st.sampled_from([0, 4]),
+)
 @settings(max_examples=60, deadline=None)
-def test_ads_balances_tasks_exactly_and_labels_inside_each_task(batch, seed, shift):
+def test_ads_balances_tasks_exactly_and_labels_inside_each_task(batch, seed, shift, sort_window):
     examples = make_examples(PAPER1_POOLS, labelled_shift=shift)
-    sampler, chosen = sampler_for(ADSSchedule(strategy="ads"), examples, batch, 20, seed)
+    schedule = ADSSchedule(strategy="ads", sort_window=sort_window)
+    sampler, chosen = sampler_for(schedule, examples, batch, 20, seed)
     for global_batch in stream(sampler):
         tasks = Counter(chosen[i].task for i in global_batch)
         counts = [tasks.get(t, 0) for t in ("asr", "ssum", "dialect", "emotion")]
@@ -160,8 +237,10 @@ def test_ads_balances_tasks_exactly_and_labels_inside_each_task(batch, seed, shi
             assert max(per_label) - min(per_label) <= 1
 
 
-def test_ads_never_repeats_an_example_inside_an_epoch_of_its_stratum():
-    sampler, _chosen = sampler_for(ADSSchedule(strategy="ads"), PAPER1, 16, 100, seed=3)
+@pytest.mark.parametrize("sort_window", [0, 4])
+def test_ads_never_repeats_an_example_inside_an_epoch_of_its_stratum(sort_window):
+    schedule = ADSSchedule(strategy="ads", sort_window=sort_window)
+    sampler, _chosen = sampler_for(schedule, PAPER1, 16, 100, seed=3)
     composer = sampler.plan.phases[0].composer
     draws: dict[str, list[int]] = {}
     for batch in stream(sampler):
@@ -185,10 +264,12 @@ def _mean_pairwise_distance(batches, embeddings):
     return float(np.mean(values))
 
 
-def test_ads_batches_are_more_diverse_than_balanced_random_batches():
+@pytest.mark.parametrize("sort_window", [0, 4])
+def test_ads_batches_are_more_diverse_than_balanced_random_batches(sort_window):
     examples = make_examples({("asr", "speech", "ar"): 400, ("ssum", "speech", "ar"): 400})
     embeddings = clustered_embeddings(len(examples), clusters=8, seed=2, dominant=0.65)
-    ads, _ = sampler_for(ADSSchedule(strategy="ads"), examples, 16, 40, 0, embeddings)
+    schedule = ADSSchedule(strategy="ads", sort_window=sort_window)
+    ads, _ = sampler_for(schedule, examples, 16, 40, 0, embeddings)
     balanced = [PhaseSpec(name="r", tasks=["asr", "ssum"], mixture=Mixture(kind="balanced"))]
     random, _ = sampler_for(balanced, examples, 16, 40, 0)
     ratio = _mean_pairwise_distance(stream(ads), embeddings) / _mean_pairwise_distance(
@@ -365,3 +446,11 @@ def test_refreshed_embeddings_apply_from_a_fixed_step_and_survive_resume():
     assert full[:26] == frozen[:26]  # effective REFRESH_DELAY = 16 steps after step 10
     assert full[26:] != frozen[26:]
     assert refreshed(cut=30) == full
+
+
+def test_a_stratum_cursor_saved_before_pending_positions_resumes_the_same():
+    """States written with a used-position list (head + used beyond it) still load."""
+    cursor = Cursor(np.arange(10), seed=0, phase=0, name="s", kind="stratum")
+    cursor.load_state_dict({"epoch": 2, "head": 3, "used": [5, 6, 8]})
+    assert (cursor.epoch, cursor.frontier, cursor.pending.tolist()) == (2, 9, [3, 4, 7])
+    assert cursor.candidates(4).tolist() == [3, 4, 7, 9]

@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnisched.data.example import Example
+from omnisched.data.synth.speakers import derive_rng
 from omnisched.errors import ConfigError
 from omnisched.schedule.composers import (
     Composer,
@@ -24,9 +25,10 @@ from omnisched.schedule.composers import (
     RandomComposer,
     ShuffleComposer,
     Stratum,
+    unit_rows,
 )
 from omnisched.schedule.mixture import Mixture, pool_weights
-from omnisched.schedule.pools import PoolKey, group_pools
+from omnisched.schedule.pools import PoolKey, pool_table
 
 
 class _Strict(BaseModel):
@@ -71,7 +73,10 @@ class PhaseSpec(_Strict):
     mixture: Mixture = Mixture()
     composer: Literal["shuffle", "random", "ads"] = "random"
     sort_window: int = Field(
-        0, ge=0, description="shuffle composer: sort every this many batches by duration"
+        0,
+        ge=0,
+        description="batches of similar duration, chosen within this many batches' worth of "
+        "examples (0: off; see the composers)",
     )
     diversity: DiversitySettings = DiversitySettings()
     steps: int | None = Field(None, gt=0)
@@ -184,6 +189,31 @@ def _length(spec: PhaseSpec, shares: dict[PoolKey, float], pools, batch_size, to
     return None
 
 
+KMEANS_SAMPLE = 20_000  # rows k-means is fitted on; larger tasks are then assigned in chunks
+
+
+def _pseudo_labels(
+    embeddings: np.ndarray, indices: np.ndarray, clusters: int, seed: int
+) -> np.ndarray:
+    """k-means cluster names of the unit-length embedding rows ``indices``, fitted on at most
+    ``KMEANS_SAMPLE`` of them (seeded): a million-row pool needs no float32 copy of itself."""
+    from sklearn.cluster import KMeans
+
+    kmeans = KMeans(n_clusters=min(clusters, len(indices)), n_init=3, random_state=seed)
+    if len(indices) <= KMEANS_SAMPLE:
+        assigned = kmeans.fit_predict(unit_rows(embeddings, indices))
+    else:
+        sample = derive_rng(seed, "kmeans").choice(len(indices), KMEANS_SAMPLE, replace=False)
+        kmeans.fit(unit_rows(embeddings, indices[np.sort(sample)]))
+        assigned = np.concatenate(
+            [
+                kmeans.predict(unit_rows(embeddings, indices[start : start + KMEANS_SAMPLE]))
+                for start in range(0, len(indices), KMEANS_SAMPLE)
+            ]
+        )
+    return np.asarray([f"c{c}" for c in assigned])
+
+
 def _strata(
     examples: Sequence[Example],
     pools: dict[PoolKey, np.ndarray],
@@ -192,8 +222,6 @@ def _strata(
     seed: int,
 ) -> list[Stratum]:
     """Strata of an ADS phase: (task, label), or (task, k-means cluster) without labels."""
-    from sklearn.cluster import KMeans
-
     strata = []
     for task in sorted({key.task for key in pools}):
         indices = np.concatenate([v for k, v in pools.items() if k.task == task])
@@ -201,19 +229,10 @@ def _strata(
         if all(label is not None for label in labels):
             names = np.asarray(labels)
         else:
-            k = min(clusters, len(indices))
-            kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed)
-            names = np.asarray([f"c{c}" for c in kmeans.fit_predict(embeddings[indices])])
+            names = _pseudo_labels(embeddings, indices, clusters, seed)
         for name in sorted(set(names.tolist())):
             strata.append(Stratum(task, name, indices[names == name]))
     return strata
-
-
-def unit_rows(embeddings: np.ndarray) -> np.ndarray:
-    """Float32 copy with every row scaled to unit length (ADS distances are cosine)."""
-    unit = np.asarray(embeddings, dtype=np.float32).copy()
-    unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
-    return unit
 
 
 def build_plan(
@@ -226,35 +245,36 @@ def build_plan(
 ) -> Plan:
     """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for ADS."""
     phases = []
+    durations = np.fromiter((e.duration_s or 0.0 for e in examples), float, len(examples))
+    keys, pool_ids = pool_table(examples)
     for index, spec in enumerate(specs):
-        chosen = [
-            i
-            for i, e in enumerate(examples)
-            if e.task in spec.tasks
-            and e.modality in spec.modalities
-            and (spec.languages is None or e.language in spec.languages)
-        ]
-        if not chosen:
+        pools = {
+            key: np.flatnonzero(pool_ids == k)
+            for k, key in enumerate(keys)
+            if key.task in spec.tasks
+            and key.modality in spec.modalities
+            and (spec.languages is None or key.language in spec.languages)
+        }
+        if not pools:
             raise ConfigError(
                 f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, modalities "
                 f"{spec.modalities}, languages {spec.languages or 'any'})"
             )
-        pools = group_pools(examples, chosen)
         shares = _composer_shares(spec, pools)
         pools = {key: pools[key] for key in shares}
+        window = spec.sort_window
         if spec.composer == "shuffle":
-            durations = np.asarray([e.duration_s or 0.0 for e in examples])
-            composer: Composer = ShuffleComposer(
-                np.concatenate(list(pools.values())), seed, index, durations, spec.sort_window
-            )
+            indices = np.concatenate(list(pools.values()))
+            composer: Composer = ShuffleComposer(indices, seed, index, durations, window)
         elif spec.composer == "random":
-            composer = RandomComposer(pools, shares, seed, index)
+            composer = RandomComposer(pools, shares, seed, index, durations, window)
         else:
             if embeddings is None:
                 raise ConfigError(f"phase '{spec.name}' uses ADS and needs aligner embeddings")
-            unit = unit_rows(embeddings)
-            strata = _strata(examples, pools, unit, spec.diversity.clusters, seed)
-            composer = DiverseComposer(strata, unit, spec.diversity.window, seed, index)
+            strata = _strata(examples, pools, embeddings, spec.diversity.clusters, seed)
+            composer = DiverseComposer(
+                strata, embeddings, spec.diversity.window, seed, index, durations, window
+            )
         steps = _length(spec, shares, pools, batch_size, total_steps)
         if steps is None and spec.until_plateau is None and index != len(specs) - 1:
             raise ConfigError(f"phase '{spec.name}' has no length; only the last phase may not")

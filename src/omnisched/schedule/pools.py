@@ -44,3 +44,16 @@ def group_pools(examples: Sequence[Example], indices: Iterable[int]) -> dict[Poo
     for index in indices:
         grouped[pool_of(examples[index])].append(index)
     return {key: np.asarray(grouped[key], dtype=np.int64) for key in sorted(grouped)}
+
+
+def pool_table(examples: Sequence[Example]) -> tuple[list[PoolKey], np.ndarray]:
+    """Every pool of ``examples`` (sorted) and each example's position in that list, built in
+    one pass without a Python object per example (a million-row corpus stays cheap)."""
+    codes: dict[tuple[str, str, str], int] = {}
+    pools = (codes.setdefault(e.pool, len(codes)) for e in examples)
+    raw = np.fromiter(pools, dtype=np.int32, count=len(examples))
+    keys = sorted(PoolKey(*pool) for pool in codes)
+    remap = np.empty(len(codes), dtype=np.int32)
+    for position, key in enumerate(keys):
+        remap[codes[(key.task, key.modality, key.language)]] = position
+    return keys, remap[raw]

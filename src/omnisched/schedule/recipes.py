@@ -26,7 +26,9 @@ class _Schedule(BaseModel):
     """What every strategy shares: the tasks, modalities and languages it draws from.
 
     ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
-    training seed): the scarce-speech condition of text-rich studies.
+    training seed): the scarce-speech condition of text-rich studies. ``sort_window`` > 0 makes
+    every phase form batches of similar duration within that many batches' worth of examples,
+    keeping the composer's own rules (see ``schedule.composers``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +37,7 @@ class _Schedule(BaseModel):
     modalities: list[Modality] = ["speech"]
     languages: list[str] | None = None
     speech_subset: float = Field(1.0, gt=0, le=1)
+    sort_window: int = Field(0, ge=0)
 
     @field_validator("tasks")
     @classmethod
@@ -56,6 +59,7 @@ class _Schedule(BaseModel):
     def _phase(self, name: str, **fields) -> PhaseSpec:
         fields.setdefault("tasks", self.tasks)
         fields.setdefault("modalities", self.modalities)
+        fields.setdefault("sort_window", self.sort_window)
         return PhaseSpec(name=name, languages=self.languages, **fields)
 
 
@@ -65,10 +69,9 @@ class UniformSchedule(_Schedule):
     ``sort_window`` > 0 re-cuts every that many batches into batches of similar duration."""
 
     strategy: Literal["uniform"]
-    sort_window: int = Field(0, ge=0)
 
     def phases(self) -> list[PhaseSpec]:
-        return [self._phase("uniform", composer="shuffle", sort_window=self.sort_window)]
+        return [self._phase("uniform", composer="shuffle")]
 
 
 class ProportionalSchedule(_Schedule):
@@ -249,18 +252,25 @@ class CrosslingualSchedule(_Schedule):
                 modalities=["speech", "text"],
                 languages=[self.source, self.target],
                 mixture=mixture,
+                sort_window=self.sort_window,
             )
         ]
 
 
 class PhasesSchedule(_Schedule):
-    """Any plan, written out phase by phase."""
+    """Any plan, written out phase by phase; a phase without its own ``sort_window`` takes the
+    schedule's."""
 
     strategy: Literal["phases"]
     plan: list[PhaseSpec] = Field(min_length=1)
 
     def phases(self) -> list[PhaseSpec]:
-        return list(self.plan)
+        return [
+            spec
+            if "sort_window" in spec.model_fields_set
+            else spec.model_copy(update={"sort_window": self.sort_window})
+            for spec in self.plan
+        ]
 
 
 Schedule = Annotated[

@@ -19,7 +19,7 @@ import numpy as np
 
 from omnisched.errors import ConfigError
 from omnisched.schedule.composers import DiverseComposer
-from omnisched.schedule.plan import Plan, Plateau, unit_rows
+from omnisched.schedule.plan import Plan, Plateau
 
 SNAPSHOTS = 256
 REFRESH_DELAY = 16  # steps between computing fresh embeddings and drawing batches with them
@@ -151,7 +151,7 @@ class ScheduledBatchSampler:
                 f"the data loader runs more than {REFRESH_DELAY} batches ahead of training; "
                 "embedding refreshes cannot be placed deterministically"
             )
-        self._refreshes.append((effective, unit_rows(embeddings)))
+        self._refreshes.append((effective, embeddings))
         self._refreshes.sort(key=lambda refresh: refresh[0])
 
     def _apply_refreshes(self) -> None:
@@ -197,7 +197,7 @@ class ScheduledBatchSampler:
             "phases": [phase.name for phase in self.plan.phases],
             "phase": self.phase,
             "boundaries": [list(b) for b in self.boundaries],
-            "composer": copy.deepcopy(self.plan.phases[self.phase].composer.state_dict()),
+            "composer": self.plan.phases[self.phase].composer.state_dict(),
         } | self._feedback_state()
 
     def _feedback_state(self) -> dict:

@@ -20,12 +20,10 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
 from omnisched.config import Recipe
-from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import read_split, write_notes, write_quarantine
 from omnisched.errors import TrainingError
@@ -43,6 +41,7 @@ from omnisched.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from omnisched.train.loader import make_loader
 from omnisched.train.logging import MetricsLog
 from omnisched.train.step import forward_backward
 
@@ -246,12 +245,12 @@ def train(
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     if extra is not None:
         extra = extra.to(accelerator.device)
-    loader = DataLoader(
-        ExampleDataset(examples, recipe.corpus),
-        batch_sampler=sampler,
-        collate_fn=lambda items: (adapter.collate(items), [i.example.task for i in items]),
+    loader = make_loader(
+        examples,
+        recipe.corpus,
+        sampler,
+        lambda items: (adapter.collate(items), [i.example.task for i in items]),
         num_workers=settings.num_workers,
-        prefetch_factor=4 if settings.num_workers else None,
     )
     log = MetricsLog(run_dir / "metrics.jsonl")
     batch_log = MetricsLog(run_dir / "batches.jsonl") if settings.log_batches else None
