@@ -28,8 +28,8 @@ import torch
 from omnisched.config import FreezeSettings, LoraSettings
 from omnisched.data.manifest import load_split
 from omnisched.data.synth.corpus import synthesize_corpus
+from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.lora import prepare_for_finetuning
-from omnisched.models.qwen_omni import QwenOmniAdapter
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
 from omnisched.schedule.plan import build_plan
@@ -76,7 +76,7 @@ def main() -> None:
         tokenizer = train_tokenizer(texts, 320)
         model = build_tiny(tokenizer)
         model = prepare_for_finetuning(model, FreezeSettings(), LoraSettings())
-        adapter = QwenOmniAdapter(model, tokenizer)
+        adapter = AudioLMAdapter(model, tokenizer)
 
         def collate(items):
             return adapter.collate(items), [item.example.task for item in items]
