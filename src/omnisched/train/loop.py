@@ -2,7 +2,9 @@
 
 Accelerate places the model and handles mixed precision and distributed gradients; our
 ScheduledBatchSampler gives each rank its slice of every global batch, so the data loader is
-not sharded again on top of it.
+not sharded again on top of it (it never goes through ``accelerator.prepare``). The loss is
+the answer-token mean over the whole global batch, whatever its split over ranks, so a step
+on ``w`` processes equals the single-process step.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader
@@ -27,6 +29,7 @@ from omnisched.config import Recipe
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
+from omnisched.errors import ConfigError
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
@@ -66,6 +69,30 @@ def _prune_checkpoints(run_dir: Path) -> None:
     found = sorted((run_dir / CHECKPOINTS).glob("step-*"))
     for old in found[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
+
+
+def _check_sharded(accelerator: Accelerator, recipe: Recipe, resuming: bool) -> None:
+    """What the loop does not do under FSDP or DeepSpeed (configs/accelerate/), said up front:
+    resume (their optimizer state is sharded, a checkpoint holds rank 0's part only) and, under
+    FSDP, evaluate during training (generation on rank 0 alone would wait for the others)."""
+    kind = accelerator.distributed_type
+    if kind not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return
+    if resuming:
+        raise ConfigError(
+            f"resuming under {kind.value} is not supported (sharded optimizer state); "
+            "start a fresh --run-dir or resume under DDP"
+        )
+    if kind == DistributedType.FSDP and recipe.eval.every:
+        raise ConfigError("eval.every: evaluation during training is not supported under FSDP")
+
+
+def _full_weights(accelerator: Accelerator, model: torch.nn.Module) -> dict | None:
+    """Under FSDP the full state dict gathered from the shards (every rank must call this);
+    otherwise None: save_pretrained reads the unwrapped model's own weights."""
+    if accelerator.distributed_type != DistributedType.FSDP:
+        return None
+    return accelerator.get_state_dict(model)
 
 
 def _global_task_means(
@@ -118,7 +145,9 @@ def train(
     """
     run_dir = Path(run_dir)
     settings = recipe.train
-    accelerator = Accelerator()
+    # split_batches: our sampler splits each global batch over the ranks, so the prepared
+    # scheduler steps once per step (not once per rank, as for a loader Accelerate sharded)
+    accelerator = Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
     set_seed(settings.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:
@@ -180,6 +209,7 @@ def train(
 
     ids = [example.id for example in examples]
     checkpoint = latest_checkpoint(run_dir)
+    _check_sharded(accelerator, recipe, resuming=checkpoint is not None)
     if checkpoint is not None:
         _restore_weights(model, checkpoint)
         if extra is not None:
@@ -194,7 +224,13 @@ def train(
                 sampler.refresh_embeddings(step_of, found, replayed=True)
         accelerator.print(f"resuming from {checkpoint} at step {sampler.step}")
 
+    if accelerator.state.deepspeed_plugin is not None:  # it asks for the per-rank batch
+        accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = (
+            settings.batch_size // accelerator.num_processes
+        )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # FSDP swaps in shards
+    trainable += list(extra.parameters()) if extra is not None else []
     if extra is not None:
         extra = extra.to(accelerator.device)
     loader = DataLoader(
@@ -206,7 +242,14 @@ def train(
     )
     log = MetricsLog(run_dir / "metrics.jsonl")
     if accelerator.is_main_process and sampler.step == 0:
-        log.write({"event": "start", "parameters": counts, "examples": len(examples)})
+        log.write(
+            {
+                "event": "start",
+                "parameters": counts,
+                "examples": len(examples),
+                "processes": accelerator.num_processes,
+            }
+        )
         log.write({"event": "plan", "phases": plan.describe()})
 
     model.train()
@@ -224,8 +267,18 @@ def train(
     for inputs, tasks in loader:
         step += 1
         inputs = adapter.to_model(inputs)
-        output = model(**inputs)
-        loss = output.loss if extra is None else output.loss + extra(inputs)
+        output = model(**{k: v for k, v in inputs.items() if k != "labels"})
+        answer_loss, answer_tokens = adapter.answer_loss_sum(output.logits, inputs["labels"])
+        # One all-reduce of the answer-token count (and the loss sum, for the log); scaled by
+        # the world size because DDP averages gradients, so the step is the global token mean's.
+        totals = accelerator.reduce(
+            torch.stack([answer_loss.detach(), answer_tokens.float()]), reduction="sum"
+        )
+        mean_loss = (totals[0] / totals[1]).item()
+        loss = answer_loss * accelerator.num_processes / totals[1]
+        auxiliary_loss = extra(inputs) if extra is not None else None
+        if auxiliary_loss is not None:
+            loss = loss + auxiliary_loss
         accelerator.backward(loss)
         grad_norm = accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
         optimizer.step()
@@ -252,14 +305,14 @@ def train(
                 log.write({"event": "phase", "step": step - 1, "phase": phase})
         window_examples += len(tasks) * accelerator.num_processes
         progress.update(1)
-        progress.set_postfix(loss=f"{output.loss.item():.3f}")
-        total_loss = loss.item()
+        progress.set_postfix(loss=f"{mean_loss:.3f}")
+        total_loss = mean_loss + (auxiliary_loss.item() if auxiliary_loss is not None else 0.0)
 
         if step % settings.log_every == 0 or step == settings.steps:
             elapsed = time.perf_counter() - window_start
             record = {
                 "step": step,
-                "loss": output.loss.item(),
+                "loss": mean_loss,
                 "total_loss": total_loss,
                 "grad_norm": float(grad_norm),
                 "lr": scheduler.get_last_lr()[0],
@@ -279,23 +332,25 @@ def train(
             model.train()
             accelerator.wait_for_everyone()
 
-        if accelerator.is_main_process and (
-            step % settings.checkpoint_every == 0 or step == settings.steps
-        ):
-            save_checkpoint(
-                run_dir / CHECKPOINTS / f"step-{step:06d}",
-                accelerator.unwrap_model(model),
-                optimizer,
-                scheduler,
-                {"step": step, "sampler": sampler.state_dict(step)},
-                extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
-            )
-            _prune_checkpoints(run_dir)
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            weights = _full_weights(accelerator, model)
+            if accelerator.is_main_process:
+                save_checkpoint(
+                    run_dir / CHECKPOINTS / f"step-{step:06d}",
+                    accelerator.unwrap_model(model),
+                    optimizer,
+                    scheduler,
+                    {"step": step, "sampler": sampler.state_dict(step)},
+                    extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
+                    weights=weights,
+                )
+                _prune_checkpoints(run_dir)
     progress.close()
 
     final = run_dir / FINAL
+    weights = _full_weights(accelerator, model)
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(final)
+        accelerator.unwrap_model(model).save_pretrained(final, state_dict=weights)
         tokenizer.save_pretrained(final)
         for name in EXTRACTOR_FILES:  # a real checkpoint's feature extractor goes along
             if (Path(recipe.model.path) / name).is_file():
