@@ -92,6 +92,21 @@ def test_per_example_loss_matches_the_model_loss_for_one_example(adapter, items)
     assert mine.item() == pytest.approx(output.loss.item(), rel=1e-4)
 
 
+def test_answer_loss_sum_over_a_split_batch_is_the_whole_batch_token_mean(adapter, items):
+    """What the loop divides by the global answer-token count: the pieces of a global batch
+    add up to the model's own token-mean loss over the whole batch."""
+    whole = adapter.collate(items)
+    output = adapter.model(**whole)
+    total, count = torch.zeros(()), torch.zeros((), dtype=torch.long)
+    for part in (items[:1], items[1:]):  # two "ranks", different answer lengths
+        batch = adapter.collate(part)
+        labels = batch.pop("labels")
+        part_sum, part_count = adapter.answer_loss_sum(adapter.model(**batch).logits, labels)
+        total, count = total + part_sum, count + part_count
+    assert count.item() == (whole["labels"][:, 1:] != IGNORE_INDEX).sum().item()
+    assert (total / count).item() == pytest.approx(output.loss.item(), rel=1e-5)
+
+
 def test_batched_generation_equals_one_by_one(adapter, items):
     together = adapter.generate(items, max_new_tokens=6)
     alone = [adapter.generate([item], max_new_tokens=6)[0] for item in items]

@@ -173,6 +173,20 @@ class AudioLMAdapter:
             pieces.append(piece)
         return pieces
 
+    def answer_loss_sum(
+        self, logits: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed token cross-entropy of the batch's answers, and how many answer tokens there
+        are: the training loss divides the sum by the count over every rank's batch, so each
+        token weighs the same however the global batch is split (only answer positions are
+        upcast to float32, not the whole vocabulary-wide logits)."""
+        targets = labels[:, 1:]
+        answer = targets != IGNORE_INDEX
+        total = torch.nn.functional.cross_entropy(
+            logits[:, :-1][answer].float(), targets[answer], reduction="sum"
+        )
+        return total, answer.sum()
+
     def per_example_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean token cross-entropy of each example's answer (for per-task loss logging)."""
         shifted = logits[:, :-1].float().transpose(1, 2)

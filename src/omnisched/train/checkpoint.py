@@ -88,12 +88,14 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     state: dict,
     extra: dict[str, dict[str, torch.Tensor]] | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Writes an atomic checkpoint of the trainable weights, optimizer and trainer state;
-    ``extra`` maps file names to further tensor dicts (saved as safetensors)."""
+    ``weights`` is the model's state dict when it is not the model's own (gathered from FSDP
+    shards), ``extra`` maps file names to further tensor dicts (saved as safetensors)."""
 
     def fill(directory: Path) -> None:
-        model.save_pretrained(directory)
+        model.save_pretrained(directory, state_dict=weights)
         torch.save(
             {
                 "optimizer": optimizer.state_dict(),

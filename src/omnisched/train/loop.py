@@ -2,7 +2,9 @@
 
 Accelerate places the model and handles mixed precision and distributed gradients; our
 ScheduledBatchSampler gives each rank its slice of every global batch, so the data loader is
-not sharded again on top of it.
+not sharded again on top of it (it never goes through ``accelerator.prepare``). The loss is
+the answer-token mean over the whole global batch, whatever its split over ranks, so a step
+on ``w`` processes equals the single-process step.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedType, set_seed
 from peft import set_peft_model_state_dict
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
@@ -26,7 +28,7 @@ from transformers import get_cosine_schedule_with_warmup
 from omnisched.config import Recipe
 from omnisched.data.example import Example
 from omnisched.data.manifest import read_split, write_notes, write_quarantine
-from omnisched.errors import TrainingError
+from omnisched.errors import ConfigError, TrainingError
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
@@ -69,6 +71,30 @@ def _prune_checkpoints(run_dir: Path) -> None:
     found = sorted((run_dir / CHECKPOINTS).glob("step-*"))
     for old in found[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
+
+
+def _check_sharded(accelerator: Accelerator, recipe: Recipe, resuming: bool) -> None:
+    """What the loop does not do under FSDP or DeepSpeed (configs/accelerate/), said up front:
+    resume (their optimizer state is sharded, a checkpoint holds rank 0's part only) and, under
+    FSDP, evaluate during training (generation on rank 0 alone would wait for the others)."""
+    kind = accelerator.distributed_type
+    if kind not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return
+    if resuming:
+        raise ConfigError(
+            f"resuming under {kind.value} is not supported (sharded optimizer state); "
+            "start a fresh --run-dir or resume under DDP"
+        )
+    if kind == DistributedType.FSDP and recipe.eval.every:
+        raise ConfigError("eval.every: evaluation during training is not supported under FSDP")
+
+
+def _full_weights(accelerator: Accelerator, model: torch.nn.Module) -> dict | None:
+    """Under FSDP the full state dict gathered from the shards (every rank must call this);
+    otherwise None: save_pretrained reads the unwrapped model's own weights."""
+    if accelerator.distributed_type != DistributedType.FSDP:
+        return None
+    return accelerator.get_state_dict(model)
 
 
 def _global_task_means(
@@ -161,7 +187,9 @@ def train(
     """
     run_dir = Path(run_dir)
     settings = recipe.train
-    accelerator = Accelerator()
+    # split_batches: our sampler splits each global batch over the ranks, so the prepared
+    # scheduler steps once per step (not once per rank, as for a loader Accelerate sharded)
+    accelerator = Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
     set_seed(settings.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if accelerator.is_main_process:
@@ -225,6 +253,7 @@ def train(
     ids = [example.id for example in examples]
     checkpoint = latest_checkpoint(run_dir)
     nonfinite, rng = 0, None
+    _check_sharded(accelerator, recipe, resuming=checkpoint is not None)
     if checkpoint is not None:
         _restore_weights(model, checkpoint)
         if extra is not None:
@@ -242,7 +271,13 @@ def train(
                 sampler.refresh_embeddings(step_of, found, replayed=True)
         accelerator.print(f"resuming from {checkpoint} at step {sampler.step}")
 
+    if accelerator.state.deepspeed_plugin is not None:  # it asks for the per-rank batch
+        accelerator.state.deepspeed_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = (
+            settings.batch_size // accelerator.num_processes
+        )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    trainable = [p for p in model.parameters() if p.requires_grad]  # FSDP swaps in shards
+    trainable += list(extra.parameters()) if extra is not None else []
     if extra is not None:
         extra = extra.to(accelerator.device)
     loader = make_loader(
@@ -255,7 +290,14 @@ def train(
     log = MetricsLog(run_dir / "metrics.jsonl")
     batch_log = MetricsLog(run_dir / "batches.jsonl") if settings.log_batches else None
     if accelerator.is_main_process and sampler.step == 0:
-        log.write({"event": "start", "parameters": counts, "examples": len(examples)})
+        log.write(
+            {
+                "event": "start",
+                "parameters": counts,
+                "examples": len(examples),
+                "processes": accelerator.num_processes,
+            }
+        )
         log.write({"event": "plan", "phases": plan.describe()})
 
     model.train()
@@ -340,23 +382,25 @@ def train(
             model.train()
             accelerator.wait_for_everyone()
 
-        if accelerator.is_main_process and (
-            step % settings.checkpoint_every == 0 or step == settings.steps
-        ):
-            save_checkpoint(
-                run_dir / CHECKPOINTS / f"step-{step:06d}",
-                accelerator.unwrap_model(model),
-                optimizer,
-                scheduler,
-                {"step": step, "sampler": sampler.state_dict(step), "nonfinite": nonfinite},
-                extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
-            )
-            _prune_checkpoints(run_dir)
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            weights = _full_weights(accelerator, model)
+            if accelerator.is_main_process:
+                save_checkpoint(
+                    run_dir / CHECKPOINTS / f"step-{step:06d}",
+                    accelerator.unwrap_model(model),
+                    optimizer,
+                    scheduler,
+                    {"step": step, "sampler": sampler.state_dict(step), "nonfinite": nonfinite},
+                    extra={AUXILIARY_FILE: extra.state_dict()} if extra is not None else None,
+                    weights=weights,
+                )
+                _prune_checkpoints(run_dir)
     progress.close()
 
     final = run_dir / FINAL
+    weights = _full_weights(accelerator, model)
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(final)
+        accelerator.unwrap_model(model).save_pretrained(final, state_dict=weights)
         tokenizer.save_pretrained(final)
         for name in EXTRACTOR_FILES:  # a real checkpoint's feature extractor goes along
             if (Path(recipe.model.path) / name).is_file():

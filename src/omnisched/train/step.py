@@ -1,11 +1,12 @@
 """One training step's forward and backward, split into parts when the batch does not fit.
 
-On a CUDA out-of-memory error the batch is tried again in 2, 4, … parts (consecutive rows of
-the collated batch) whose gradients accumulate, each from zero gradients. A part's loss is
-weighted by its share of the batch's answer tokens, so the summed gradient equals the whole
-batch's: the model's loss is a mean over answer tokens. An auxiliary loss (pre-training's
-aligner CTC, a mean over audio frames) is weighted by the part's share of mel frames, which
-matches it up to the encoder's rounding of frame counts.
+The loss is the answer-token mean over the whole global batch: each rank's token sum over the
+all-reduced token count, times the world size (DDP averages gradients), so a step on ``w``
+processes equals the single-process step. On a CUDA out-of-memory error the batch is tried
+again in 2, 4, … parts (consecutive rows of the collated batch) whose gradients accumulate;
+each part's token sum over the same count adds up to the whole batch's loss. An auxiliary
+loss (pre-training's aligner CTC, a mean over audio frames) is weighted by the part's share of
+mel frames, which matches it up to the encoder's rounding of frame counts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from omnisched.models.adapter import IGNORE_INDEX, AudioLMAdapter
 class StepResult:
     """What the loop logs of one forward and backward."""
 
-    loss: torch.Tensor  # the model's loss on the whole batch (detached)
+    loss: torch.Tensor  # answer-token mean over the global batch (detached, same on all ranks)
     total_loss: torch.Tensor  # with the auxiliary loss (detached)
     example_losses: list[float]
     parts: int  # 1, or how many parts the batch was split into to fit in memory
@@ -48,28 +49,33 @@ def _attempt(
     parts: int,
 ) -> StepResult:
     pieces = adapter.split_batch(inputs, parts) if parts > 1 else [inputs]
-    tokens, frames = _answer_tokens(inputs["labels"]).clamp(min=1), _frames(inputs)
-    loss = total = torch.zeros((), device=inputs["input_ids"].device)
+    # the answer-token count of the whole global batch, on every rank: each token weighs the
+    # same however the batch is split over ranks and parts (times the world size because DDP
+    # averages gradients over ranks)
+    tokens = accelerator.reduce(_answer_tokens(inputs["labels"]).float(), reduction="sum")
+    tokens = tokens.clamp(min=1)
+    frames = _frames(inputs)
+    answer_sum = extra_total = torch.zeros((), device=inputs["input_ids"].device)
     example_losses: list[float] = []
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
         with nullcontext() if last else accelerator.no_sync(model):
-            output = model(**piece)
-            part_loss = output.loss
-            if parts > 1:
-                part_loss = part_loss * (_answer_tokens(piece["labels"]) / tokens)
-            part_total = part_loss
+            output = model(**{k: v for k, v in piece.items() if k != "labels"})
+            part_sum, _ = adapter.answer_loss_sum(output.logits, piece["labels"])
+            part_total = part_sum * accelerator.num_processes / tokens
             if auxiliary is not None:
                 extra = auxiliary(piece)
                 if parts > 1 and frames is not None and frames > 0:
                     piece_frames = _frames(piece)
                     extra = extra * (piece_frames / frames if piece_frames is not None else 0.0)
-                part_total = part_loss + extra
+                part_total = part_total + extra
+                extra_total = extra_total + extra.detach()
             accelerator.backward(part_total)
         with torch.no_grad():
             example_losses += adapter.per_example_loss(output.logits, piece["labels"]).tolist()
-        loss, total = loss + part_loss.detach(), total + part_total.detach()
-    return StepResult(loss, total, example_losses, parts)
+        answer_sum = answer_sum + part_sum.detach()
+    loss = accelerator.reduce(answer_sum, reduction="sum") / tokens
+    return StepResult(loss, loss + extra_total, example_losses, parts)
 
 
 def forward_backward(

@@ -1,0 +1,1 @@
+"""Bridges from omnisched's schedules to other training stacks."""
