@@ -42,7 +42,7 @@ def _train(corpus: Path, foundation: Path, run: Path, **train) -> int:
 
 @pytest.fixture
 def nan_loss_at(monkeypatch):
-    """Makes the thinker's loss NaN at the given (1-based) forward calls."""
+    """Makes the thinker's logits (so its loss) NaN at the given (1-based) forward calls."""
 
     def install(*calls: int) -> None:
         forward, count = Thinker.forward, [0]
@@ -51,7 +51,7 @@ def nan_loss_at(monkeypatch):
             output = forward(self, *args, **kwargs)
             count[0] += 1
             if count[0] in calls:
-                output.loss = output.loss * float("nan")
+                output.logits = output.logits * float("nan")
             return output
 
         monkeypatch.setattr(Thinker, "forward", forward_with_nan)
