@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,16 @@ def _examples(tasks: np.ndarray, durations: np.ndarray) -> list:
     return rows
 
 
+def _time_batches(stream: Iterator, batches: int) -> float:
+    """CPU seconds for ``batches`` batches of ``stream``, after WARMUP untimed ones."""
+    for _ in range(WARMUP):
+        next(stream)
+    started = time.process_time()
+    for _ in range(batches):
+        next(stream)
+    return time.process_time() - started
+
+
 def _ours(name: str, size: int, batches: int, memory: PeakMemory) -> dict:
     import sklearn.cluster  # noqa: F401  (imported before the memory baseline)
 
@@ -158,13 +169,7 @@ def _ours(name: str, size: int, batches: int, memory: PeakMemory) -> dict:
     started = time.process_time()
     sampler = build()
     setup = time.process_time() - started
-    stream = iter(sampler)
-    for _ in range(WARMUP):
-        next(stream)
-    started = time.process_time()
-    for _ in range(batches):
-        next(stream)
-    elapsed = time.process_time() - started
+    elapsed = _time_batches(iter(sampler), batches)
     peak = memory.peak()
 
     state = json.loads(json.dumps(sampler.state_dict()))
@@ -188,12 +193,7 @@ def _torch(size: int, batches: int, memory: PeakMemory) -> dict:
     sampler = BatchSampler(RandomSampler(range(size), generator=generator), BATCH, drop_last=True)
     stream = itertools.chain.from_iterable(itertools.repeat(sampler))  # epoch after epoch
     setup = time.process_time() - started
-    for _ in range(WARMUP):
-        next(stream)
-    started = time.process_time()
-    for _ in range(batches):
-        next(stream)
-    return {"setup": setup, "elapsed": time.process_time() - started, "peak": memory.peak()}
+    return {"setup": setup, "elapsed": _time_batches(stream, batches), "peak": memory.peak()}
 
 
 def _datasets(size: int, batches: int, memory: PeakMemory) -> dict:
@@ -214,12 +214,7 @@ def _datasets(size: int, batches: int, memory: PeakMemory) -> dict:
     epochs = itertools.repeat(mixed)
     stream = itertools.chain.from_iterable(m.iter(batch_size=BATCH) for m in epochs)
     setup = time.process_time() - started
-    for _ in range(WARMUP):
-        next(stream)
-    started = time.process_time()
-    for _ in range(batches):
-        next(stream)
-    return {"setup": setup, "elapsed": time.process_time() - started, "peak": memory.peak()}
+    return {"setup": setup, "elapsed": _time_batches(stream, batches), "peak": memory.peak()}
 
 
 class _LazyPool:
@@ -255,12 +250,7 @@ def _lhotse(size: int, batches: int, memory: PeakMemory, restore_steps: int) -> 
     sampler = build()
     stream = iter(sampler)
     setup = time.process_time() - started
-    for _ in range(WARMUP):
-        next(stream)
-    started = time.process_time()
-    for _ in range(batches):
-        next(stream)
-    elapsed = time.process_time() - started
+    elapsed = _time_batches(stream, batches)
     peak = memory.peak()
 
     sampler = build()

@@ -25,6 +25,18 @@ MICRO = TinySize(
 )
 
 
+# pre-training of the micro foundation: a few steps of each stage
+MICRO_PRETRAIN = PretrainSettings(
+    tokenizer_vocab=400,
+    size=MICRO,
+    steps=4,
+    batch_size=4,
+    warmup_steps=1,
+    listen_steps=3,
+    short_steps=2,
+)
+
+
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real synthesized corpus with 12 train speech rows per task."""
@@ -41,14 +53,5 @@ def micro_foundation(small_corpus: Path, tmp_path_factory: pytest.TempPathFactor
     from omnisched.train.pretrain import pretrain
 
     out = tmp_path_factory.mktemp("foundation")
-    settings = PretrainSettings(
-        tokenizer_vocab=400,
-        size=MICRO,
-        steps=4,
-        batch_size=4,
-        warmup_steps=1,
-        listen_steps=3,
-        short_steps=2,
-    )
-    pretrain(small_corpus, out, settings)
+    pretrain(small_corpus, out, MICRO_PRETRAIN)
     return out

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from tests.conftest import MICRO
+from tests.conftest import MICRO_PRETRAIN
 
 from omnisched.cli import main
 from omnisched.config import PretrainSettings
@@ -29,16 +29,7 @@ def test_pretrained_foundation_is_saved_and_reused(small_corpus: Path, micro_fou
     assert card["asr_test"]["num_pairs"] == len(asr_speech)  # text twins are not ASR
     weights = micro_foundation / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    settings = PretrainSettings(
-        tokenizer_vocab=400,
-        size=MICRO,
-        steps=4,
-        batch_size=4,
-        warmup_steps=1,
-        listen_steps=3,
-        short_steps=2,
-    )
-    assert pretrain(small_corpus, micro_foundation, settings) == card
+    assert pretrain(small_corpus, micro_foundation, MICRO_PRETRAIN) == card
     assert weights.stat().st_mtime_ns == before
     assert not list(micro_foundation.glob("*.bin")) and not list(micro_foundation.glob("*.pt"))
 

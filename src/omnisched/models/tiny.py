@@ -36,6 +36,33 @@ class TinySize(BaseModel):
     text_kv_heads: int = 2
 
 
+def _encoder(size: TinySize) -> dict:
+    """The audio encoder at ``size``, as both families configure it."""
+    return {
+        "num_mel_bins": N_MELS,
+        "encoder_layers": size.audio_layers,
+        "encoder_attention_heads": size.audio_heads,
+        "encoder_ffn_dim": 4 * size.audio_width,
+        "d_model": size.audio_width,
+        "max_source_positions": 1500,
+    }
+
+
+def _llm(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> dict:
+    """The language model at ``size`` over the tokenizer's vocabulary, as both families
+    configure it."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": size.text_width,
+        "intermediate_size": 3 * size.text_width,
+        "num_hidden_layers": size.text_layers,
+        "num_attention_heads": size.text_heads,
+        "num_key_value_heads": size.text_kv_heads,
+        "max_position_embeddings": 4096,
+        "tie_word_embeddings": True,
+    }
+
+
 def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5OmniThinkerConfig:
     """A Qwen2.5-Omni thinker config at ``size`` whose special ids are the tokenizer's."""
     ids = {name: tokenizer.convert_tokens_to_ids(name) for name in tok.SPECIAL_TOKENS}
@@ -43,24 +70,12 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5Om
     quarter = head_dim // 2 // 4  # mrope splits head_dim/2 rotary pairs over (t, h, w)
     return Qwen2_5OmniThinkerConfig(
         audio_config={
-            "num_mel_bins": N_MELS,
-            "encoder_layers": size.audio_layers,
-            "encoder_attention_heads": size.audio_heads,
-            "encoder_ffn_dim": 4 * size.audio_width,
-            "d_model": size.audio_width,
+            **_encoder(size),
             "output_dim": size.text_width,
             "n_window": 50,
-            "max_source_positions": 1500,
         },
         text_config={
-            "vocab_size": len(tokenizer),
-            "hidden_size": size.text_width,
-            "intermediate_size": 3 * size.text_width,
-            "num_hidden_layers": size.text_layers,
-            "num_attention_heads": size.text_heads,
-            "num_key_value_heads": size.text_kv_heads,
-            "max_position_embeddings": 4096,
-            "tie_word_embeddings": True,
+            **_llm(tokenizer, size),
             "rope_parameters": {
                 "rope_type": "default",
                 "rope_theta": 10000.0,
@@ -91,24 +106,10 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5Om
 def tiny_qwen2_audio_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2AudioConfig:
     """A Qwen2-Audio config at ``size`` whose special ids are the tokenizer's."""
     return Qwen2AudioConfig(
-        audio_config={
-            "num_mel_bins": N_MELS,
-            "encoder_layers": size.audio_layers,
-            "encoder_attention_heads": size.audio_heads,
-            "encoder_ffn_dim": 4 * size.audio_width,
-            "d_model": size.audio_width,
-            "max_source_positions": 1500,
-        },
+        audio_config=_encoder(size),
         text_config={
             "model_type": "qwen2",
-            "vocab_size": len(tokenizer),
-            "hidden_size": size.text_width,
-            "intermediate_size": 3 * size.text_width,
-            "num_hidden_layers": size.text_layers,
-            "num_attention_heads": size.text_heads,
-            "num_key_value_heads": size.text_kv_heads,
-            "max_position_embeddings": 4096,
-            "tie_word_embeddings": True,
+            **_llm(tokenizer, size),
             "pad_token_id": tokenizer.pad_token_id,
             "eos_token_id": tokenizer.eos_token_id,
         },
