@@ -1,7 +1,9 @@
 """Composers: how one global batch is filled from a phase's pools.
 
 - ``ShuffleComposer`` walks one fresh permutation of all the phase's examples per epoch; batch
-  ``s`` is a slice of it, so it needs no state and every example is seen once per epoch.
+  ``s`` is a slice of it, so it needs no state and every example is seen once per epoch. The
+  permutation has random access (``permutation.IndexPermutation``), so a restore at any step
+  costs one block of it, not the whole pool.
 - ``RandomComposer`` draws each batch's pool counts from the mixture (multinomial), then takes
   the next examples of each pool's own epoch permutation.
 - ``DiverseComposer`` (ADS) balances a batch over tasks, then over labels inside a task (k-means
@@ -33,9 +35,11 @@ import numpy as np
 import torch
 
 from omnisched.data.synth.speakers import derive_rng
+from omnisched.schedule.permutation import IndexPermutation
 from omnisched.schedule.pools import PoolKey
 
 FOLD_EVERY = 8  # ADS picks between two updates of every live candidate's nearest-pick distance
+SHUFFLE_BLOCK = 4096  # positions of an epoch's permutation computed at once by the shuffle
 
 
 class Composer(Protocol):
@@ -81,23 +85,32 @@ class ShuffleComposer:
         # All examples in index order (the common case): a permutation needs no gather.
         self._identity = bool((self.indices == np.arange(len(self.indices))).all())
         self.sort_window = sort_window if durations is not None else 0
-        self._cached: tuple[int, np.ndarray] = (-1, self.indices)
+        self._order: tuple[int, IndexPermutation | None] = (-1, None)
+        self._block: tuple[int, int, np.ndarray] = (-1, -1, self.indices)
         self._window: tuple[int, list[list[int]]] = (-1, [])
 
-    def _epoch(self, epoch: int) -> np.ndarray:
-        if self._cached[0] != epoch:
+    def _epoch(self, epoch: int) -> IndexPermutation:
+        if self._order[0] != epoch:
             rng = derive_rng(self.seed, "shuffle", self.phase, epoch)
-            order = rng.permutation(len(self.indices))
-            self._cached = (epoch, order if self._identity else self.indices[order])
-        return self._cached[1]
+            self._order = (epoch, IndexPermutation(len(self.indices), rng))
+        return self._order[1]
+
+    def _examples(self, epoch: int, block: int) -> np.ndarray:
+        """Examples at positions ``block * SHUFFLE_BLOCK ..`` of the epoch's permutation."""
+        if self._block[:2] != (epoch, block):
+            start = block * SHUFFLE_BLOCK
+            order = self._epoch(epoch)[start : start + SHUFFLE_BLOCK]
+            self._block = (epoch, block, order if self._identity else self.indices[order])
+        return self._block[2]
 
     def _positions(self, start: int, count: int) -> list[int]:
         size = len(self.indices)
         taken: list[int] = []
         while len(taken) < count:
             epoch, offset = divmod(start + len(taken), size)
-            take = min(count - len(taken), size - offset)
-            taken.extend(self._epoch(epoch)[offset : offset + take].tolist())
+            block, within = divmod(offset, SHUFFLE_BLOCK)
+            take = min(count - len(taken), size - offset, SHUFFLE_BLOCK - within)
+            taken.extend(self._examples(epoch, block)[within : within + take].tolist())
         return taken
 
     def compose(self, step: int, batch_size: int) -> list[int]:
