@@ -54,6 +54,16 @@ def test_steps_to_target_uses_ninety_percent_of_the_best_final_dev_value():
     assert cells == {"a": "30 (1/1 runs)", "b": "not reached"}
 
 
+def test_no_step_reaches_a_target_when_no_recipe_learned_the_task():
+    summary = Summary(
+        [
+            _run("a", 0, 0.2, 0.0, [(10, 0.5), (20, 0.2)]),
+            _run("b", 0, 0.4, 0.0, [(10, 0.6), (20, 0.4)]),
+        ]
+    )
+    assert summary.steps_to_target("emotion")[1] == dict.fromkeys("ab", "no recipe above 0")
+
+
 def test_volatility_is_rolling_std_over_mean_on_the_second_half():
     steady = _run("a", 0, 0.2, 0.5, [(1, 0.2)], grads=[1.0] * 60)
     assert steady.volatility() == 0.0

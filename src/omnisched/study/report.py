@@ -169,7 +169,8 @@ class Summary:
 
     def steps_to_target(self, task: str) -> tuple[float, dict[str, str]]:
         """The target (90% of the best final dev value of any recipe) and, per recipe, the
-        mean first evaluation step that reaches it ("k/n runs")."""
+        mean first evaluation step that reaches it ("k/n runs"); none when no recipe scored
+        above 0 on a higher-is-better metric."""
         finals = {
             recipe: np.mean([r.curves[task][-1][1] for r in self.of(recipe) if r.curves.get(task)])
             for recipe in self.recipes
@@ -179,6 +180,8 @@ class Summary:
             return math.nan, {}
         up = higher_is_better(task)
         best = max(finals.values()) if up else min(finals.values())
+        if up and best <= 0:  # no recipe learned the task: every step would "reach" 0
+            return 0.0, dict.fromkeys(self.recipes, "no recipe above 0")
         target = 0.9 * best if up else best / 0.9
         cells = {}
         for recipe in self.recipes:
