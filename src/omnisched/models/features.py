@@ -101,10 +101,11 @@ class LogMel:
 
         features = torch.empty(len(clips), mel.shape[0], frames)
         mask = torch.zeros(len(clips), frames, dtype=torch.long)
+        loudest = log_spec.amax(dim=0).split(counts)  # each frame's loudest mel, clip by clip
         for row, clip_spec in enumerate(log_spec.split(counts, dim=1)):
             count = clip_spec.shape[1]
             valid = features[row, :, :count]
-            torch.clamp(clip_spec, min=clip_spec.max() - 8.0, out=valid)  # 80 dB below its peak
+            torch.clamp(clip_spec, min=loudest[row].max() - 8.0, out=valid)  # 80 dB under its peak
             valid.add_(4.0).div_(4.0)
             features[row, :, count:] = 0.0
             mask[row, :count] = 1
