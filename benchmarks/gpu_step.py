@@ -46,11 +46,11 @@ from omnisched.config import FreezeSettings, LoraSettings
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.manifest import load_split
 from omnisched.data.synth.corpus import synthesize_corpus
-from omnisched.models import tokenizer as tok
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import DTYPES
 from omnisched.models.lora import prepare_for_finetuning
+from omnisched.models.tiny import thinker_token_ids
 from omnisched.models.tokenizer import train_tokenizer
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import UniformSchedule
@@ -122,7 +122,6 @@ def thinker_config(shape: dict, tokenizer, full_vision: bool) -> Qwen2_5OmniThin
     """A thinker config of ``shape`` whose special-token ids are the tokenizer's; the vision
     tower (unused by audio and text, but in memory) is the 7B's or a one-block stand-in."""
     text, audio = shape["text"], shape["audio"]
-    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in tok.SPECIAL_TOKENS}
     vision = (
         {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16}
         if full_vision
@@ -144,12 +143,7 @@ def thinker_config(shape: dict, tokenizer, full_vision: bool) -> Qwen2_5OmniThin
             },
         },
         vision_config={**vision, "out_hidden_size": text["hidden_size"]},
-        audio_token_id=ids[tok.AUDIO],
-        image_token_id=ids[tok.IMAGE],
-        video_token_id=ids[tok.VIDEO],
-        vision_start_token_id=ids[tok.VISION_BOS],
-        audio_start_token_id=ids[tok.AUDIO_BOS],
-        audio_end_token_id=ids[tok.AUDIO_EOS],
+        **thinker_token_ids(tokenizer),
         position_id_per_seconds=25,
         tie_word_embeddings=text["tie_word_embeddings"],
         pad_token_id=tokenizer.pad_token_id,

@@ -63,9 +63,22 @@ def _llm(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> dict:
     }
 
 
+def thinker_token_ids(tokenizer: PreTrainedTokenizerFast) -> dict[str, int]:
+    """The thinker config's special-token ids (audio, image, video, their start/end markers),
+    taken from ``tokenizer``."""
+    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in tok.SPECIAL_TOKENS}
+    return {
+        "audio_token_id": ids[tok.AUDIO],
+        "image_token_id": ids[tok.IMAGE],
+        "video_token_id": ids[tok.VIDEO],
+        "vision_start_token_id": ids[tok.VISION_BOS],
+        "audio_start_token_id": ids[tok.AUDIO_BOS],
+        "audio_end_token_id": ids[tok.AUDIO_EOS],
+    }
+
+
 def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5OmniThinkerConfig:
     """A Qwen2.5-Omni thinker config at ``size`` whose special ids are the tokenizer's."""
-    ids = {name: tokenizer.convert_tokens_to_ids(name) for name in tok.SPECIAL_TOKENS}
     head_dim = size.text_width // size.text_heads
     quarter = head_dim // 2 // 4  # mrope splits head_dim/2 rotary pairs over (t, h, w)
     return Qwen2_5OmniThinkerConfig(
@@ -90,12 +103,7 @@ def tiny_config(tokenizer: PreTrainedTokenizerFast, size: TinySize) -> Qwen2_5Om
             "out_hidden_size": size.text_width,
             "embed_dim": 32,
         },
-        audio_token_id=ids[tok.AUDIO],
-        image_token_id=ids[tok.IMAGE],
-        video_token_id=ids[tok.VIDEO],
-        vision_start_token_id=ids[tok.VISION_BOS],
-        audio_start_token_id=ids[tok.AUDIO_BOS],
-        audio_end_token_id=ids[tok.AUDIO_EOS],
+        **thinker_token_ids(tokenizer),
         position_id_per_seconds=25,
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
