@@ -109,9 +109,7 @@ def pretrain(
         notes=out / "notes.jsonl",
     )
     speech = [
-        as_asr(e)
-        for e in rows
-        if e.modality == "speech" and e.task not in settings.held_out_tasks
+        as_asr(e) for e in rows if e.modality == "speech" and e.task not in settings.held_out_tasks
     ]
     tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
     model = build_tiny(tokenizer, settings.size)
