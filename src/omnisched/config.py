@@ -16,7 +16,6 @@ from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
 from omnisched.models.tiny import TinySize
 from omnisched.schedule.recipes import Schedule, UniformSchedule
-from omnisched.tasks import TASKS
 
 
 class _Strict(BaseModel):
@@ -124,8 +123,7 @@ class Recipe(_Strict):
 
 
 class PretrainSettings(_Strict):
-    """Pre-training of the tiny foundation: ASR from scratch on the train speech rows of every
-    task not held out."""
+    """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
 
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
@@ -157,23 +155,7 @@ class PretrainSettings(_Strict):
     aligner_ctc_weight: float = Field(
         0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )
-    held_out_tasks: list[str] = Field(
-        ["asr"],
-        description="tasks whose train rows the foundation never hears: fine-tuning on them "
-        "then brings utterances the foundation has not seen, as a user's own corpus does for a "
-        "released model (their sentences' grammar still reaches it through other tasks' rows)",
-    )
     seed: int = 0
-
-    @field_validator("held_out_tasks")
-    @classmethod
-    def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(TASKS)}")
-        if set(tasks) >= set(TASKS):
-            raise ValueError("every task is held out; the foundation would hear nothing")
-        return tasks
 
 
 def _describe(error: ValidationError, source: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from omnisched.config import load_pretrain_settings, load_recipe
+from omnisched.config import load_recipe
 from omnisched.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,18 +52,3 @@ def test_yaml_is_read_safely(tmp_path: Path):
     path = write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(path)
-
-
-@pytest.mark.parametrize(
-    ("text", "needle"),
-    [
-        ("held_out_tasks: [asrr]\n", "unknown task(s) ['asrr']"),
-        ("held_out_tasks: [asr, ssum, dialect, emotion, slu]\n", "every task is held out"),
-    ],
-)
-def test_bad_pretrain_settings_name_the_field(tmp_path: Path, text: str, needle: str):
-    path = tmp_path / "pretrain.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as error:
-        load_pretrain_settings(path)
-    assert "field 'held_out_tasks'" in str(error.value) and needle in str(error.value)

@@ -4,10 +4,8 @@ The loss is the thinker's own next-token loss on the transcript plus, by default
 CTC on the aligner output (``models.alignment``), which gets a from-scratch audio encoder
 learning long before the decoder starts to listen.
 
-This stands in for the pre-trained audio LM users fine-tune. Every train speech row of the
-tasks not held out (by default all but ``asr``, whose rows stay new to the foundation, as a
-user's own ASR corpus is to a released model) serves as an ASR example of its transcript; the
-result is saved with
+This stands in for the pre-trained audio LM users fine-tune. Every train speech row, whatever
+its task, serves as an ASR example of its transcript; the result is saved with
 ``save_pretrained`` (safetensors) and cached: the same corpus and settings reuse it.
 """
 
@@ -23,7 +21,6 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import get_cosine_schedule_with_warmup
 
 from omnisched.config import (
     EvalSettings,
@@ -108,9 +105,7 @@ def pretrain(
         settings=data,
         notes=out / "notes.jsonl",
     )
-    speech = [
-        as_asr(e) for e in rows if e.modality == "speech" and e.task not in settings.held_out_tasks
-    ]
+    speech = [as_asr(e) for e in rows if e.modality == "speech"]
     tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
     model = build_tiny(tokenizer, settings.size)
     alphabet = {char for example in speech for char in example.target}
@@ -204,9 +199,8 @@ def listen_first(
     features = LogMel()
     parameters = [*tower.parameters(), *ctc.head.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=settings.listen_lr, weight_decay=0.01)
-    scheduler = get_cosine_schedule_with_warmup(
-        optimizer, settings.warmup_steps, settings.listen_steps
-    )
+    warmup = max(1, settings.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
     schedule = UniformSchedule(strategy="uniform", sort_window=settings.sort_window)
     plan = build_plan(
         schedule.phases(), speech, settings.batch_size, settings.listen_steps, settings.seed
