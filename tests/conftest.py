@@ -48,10 +48,20 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def micro_foundation(small_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A micro foundation pre-trained for a few steps on ``small_corpus`` (saved to disk)."""
+def pretrain_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The micro foundation's own corpus: other rows than ``small_corpus``, as in the demo."""
+    from omnisched.data.synth.corpus import synthesize_corpus
+
+    root = tmp_path_factory.mktemp("corpus") / "pretrain"
+    synthesize_corpus(root, size=12, seed=4, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def micro_foundation(pretrain_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A micro foundation pre-trained for a few steps on ``pretrain_corpus`` (saved to disk)."""
     from omnisched.train.pretrain import pretrain
 
     out = tmp_path_factory.mktemp("foundation")
-    pretrain(small_corpus, out, MICRO_PRETRAIN)
+    pretrain(pretrain_corpus, out, MICRO_PRETRAIN)
     return out

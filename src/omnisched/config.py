@@ -122,6 +122,14 @@ class Recipe(_Strict):
         return schedule
 
 
+class CorpusSettings(_Strict):
+    """An embedded corpus: where it lies, and its size and seed when it must be synthesized."""
+
+    path: Path = Path("runs/corpus")
+    size: int = Field(800, gt=0)
+    seed: int = Field(0, ge=0)
+
+
 class PretrainSettings(_Strict):
     """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
 

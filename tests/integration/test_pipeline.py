@@ -21,21 +21,21 @@ from omnisched.train.pretrain import pretrain
 TASKS = ["asr", "ssum", "dialect", "emotion"]
 
 
-def test_pretrained_foundation_is_saved_and_reused(small_corpus: Path, micro_foundation: Path):
+def test_pretrained_foundation_is_saved_and_reused(pretrain_corpus: Path, micro_foundation: Path):
     card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
-    test_rows = load_split(small_corpus, "test")
+    test_rows = load_split(pretrain_corpus, "test")
     asr_speech = [e for e in test_rows if e.task == "asr" and e.modality == "speech"]
     assert card["asr_test"]["cer"] >= 0
     assert card["asr_test"]["num_pairs"] == len(asr_speech)  # text twins are not ASR
     weights = micro_foundation / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    assert pretrain(small_corpus, micro_foundation, MICRO_PRETRAIN) == card
+    assert pretrain(pretrain_corpus, micro_foundation, MICRO_PRETRAIN) == card
     assert weights.stat().st_mtime_ns == before
     assert not list(micro_foundation.glob("*.bin")) and not list(micro_foundation.glob("*.pt"))
 
 
-def test_pretraining_starts_on_short_utterances(small_corpus: Path, micro_foundation: Path):
-    speech = [e for e in load_split(small_corpus, "train") if e.modality == "speech"]
+def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_foundation: Path):
+    speech = [e for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
     short = [e for e in speech if e.duration_s <= PretrainSettings().short_max_seconds]
     assert 0 < len(short) < len(speech)
     for stage, rows in (("short", short), ("all", speech)):

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
-    small_corpus: Path, micro_foundation: Path, tmp_path: Path
+    small_corpus: Path, pretrain_corpus: Path, micro_foundation: Path, tmp_path: Path
 ):
     study = {
         "name": "micro",
@@ -23,6 +23,7 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
         ],
         "seeds": [0, 1],
         "corpus": {"path": str(small_corpus), "size": 12, "seed": 3},
+        "pretrain_corpus": {"path": str(pretrain_corpus), "size": 12, "seed": 4},
         "foundation": str(micro_foundation),
         "pretrain": {
             "tokenizer_vocab": 400,

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from omnisched.cli import main
 from omnisched.config import load_recipe
 from omnisched.errors import ConfigError
+from omnisched.study.runner import load_study
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,3 +54,32 @@ def test_yaml_is_read_safely(tmp_path: Path):
     path = write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_recipe(path)
+
+
+@pytest.mark.parametrize(
+    ("pretrain_corpus", "needle"),
+    [
+        ("{path: runs/corpus, seed: 1}", "is the fine-tuning corpus"),
+        ("{path: runs/other, seed: 0}", "is the fine-tuning corpus' seed"),
+    ],
+)
+def test_a_study_refuses_a_foundation_pre_trained_on_its_own_corpus(
+    tmp_path: Path, pretrain_corpus: str, needle: str
+):
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        f"name: s\nrecipes: [{REPO / 'recipes/demo.yaml'}]\n"
+        f"corpus: {{path: runs/corpus, seed: 0}}\npretrain_corpus: {pretrain_corpus}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_study(study)
+    assert str(study) in str(error.value)
+    assert needle in str(error.value)
+
+
+def test_the_demo_refuses_one_seed_for_both_corpora(tmp_path: Path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--seed", "2", "--pretrain-seed", "2"]) == 2
+    assert "seed 2 is the fine-tuning corpus' seed" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,32 +1,29 @@
 """Studies: recipes × seeds, each run in its own directory, resumable, then one report.
 
-A study file names its recipes (paths relative to it), seeds, the corpus and foundation it
-needs (made and cached as the demo makes them) and overrides applied to every recipe. A
-finished run (its ``eval.json`` exists) is skipped; a half-finished one resumes from its last
-checkpoint. ``scale`` files merge onto the study for larger runs (corpus size, model size,
-steps).
+A study file names its recipes (paths relative to it), seeds, the corpus, the foundation and
+the other corpus it is pre-trained on (made and cached as the demo makes them), and overrides
+applied to every recipe. A finished run (its ``eval.json`` exists) is skipped; a half-finished
+one resumes from its last checkpoint. ``scale`` files merge onto the study for larger runs
+(corpus size, model size, steps).
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm.auto import tqdm
 
-from omnisched.config import PretrainSettings, Recipe, _describe, load_recipe, load_yaml
+from omnisched.config import (
+    CorpusSettings,
+    PretrainSettings,
+    Recipe,
+    _describe,
+    load_recipe,
+    load_yaml,
+)
+from omnisched.data.synth.corpus import PRETRAIN_CORPUS, check_disjoint
 from omnisched.errors import ConfigError
-
-
-class CorpusSettings(BaseModel):
-    """The embedded corpus a study trains on (synthesized when missing)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path = Path("runs/corpus")
-    size: int = Field(800, gt=0)
-    seed: int = 0
 
 
 class Study(BaseModel):
@@ -38,11 +35,19 @@ class Study(BaseModel):
     recipes: list[Path] = Field(min_length=1)
     seeds: list[int] = Field([0, 1, 2], min_length=1)
     corpus: CorpusSettings = CorpusSettings()
+    pretrain_corpus: CorpusSettings = Field(
+        PRETRAIN_CORPUS, description="what the foundation is pre-trained on: other rows"
+    )
     foundation: Path = Path("runs/foundation")
     pretrain: PretrainSettings = PretrainSettings()
     overrides: dict = Field(default_factory=dict, description="merged into every recipe")
     out: Path | None = None
     claims: str = Field("paper1", description="which claims the report judges: paper1, paper2")
+
+    @model_validator(mode="after")
+    def _foundation_hears_other_rows(self) -> Study:
+        check_disjoint(self.corpus, self.pretrain_corpus)
+        return self
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -91,17 +96,13 @@ def run_dir(study: Study, recipe: Recipe, seed: int) -> Path:
 
 
 def prepare(study: Study) -> None:
-    """Synthesizes the corpus and pre-trains the foundation when they are missing or stale."""
-    from omnisched.data.synth.corpus import synthesize_corpus
-    from omnisched.demo import corpus_is_ready
+    """Synthesizes both corpora and pre-trains the foundation when they are missing or stale."""
+    from omnisched.data.synth.corpus import ensure_corpus
     from omnisched.train.pretrain import pretrain
 
-    corpus = study.corpus
-    if not corpus_is_ready(corpus.path, corpus.size, corpus.seed):
-        if corpus.path.exists():
-            shutil.rmtree(corpus.path)
-        synthesize_corpus(corpus.path, corpus.size, corpus.seed)
-    pretrain(corpus.path, study.foundation, study.pretrain)
+    ensure_corpus(study.corpus)
+    ensure_corpus(study.pretrain_corpus)
+    pretrain(study.pretrain_corpus.path, study.foundation, study.pretrain)
 
 
 def run_study(study: Study) -> Path:

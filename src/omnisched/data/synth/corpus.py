@@ -32,6 +32,7 @@ import espeakng_loader
 import numpy as np
 from tqdm import tqdm
 
+from omnisched.config import CorpusSettings
 from omnisched.data.audio import SAMPLE_RATE, resample, to_float, write_audio
 from omnisched.data.example import Example
 from omnisched.data.manifest import SPLITS, example_line, iter_examples, manifest_path
@@ -292,3 +293,41 @@ def synthesize_corpus(
     streamed = {split: iter_examples(manifest_path(out, split)) for split in SPLITS}
     (out / CARD_NAME).write_text(corpus_card(out, streamed), encoding="utf-8")
     return rows
+
+
+PRETRAIN_CORPUS = CorpusSettings(path=Path("runs/pretrain-corpus"), seed=1)
+
+
+def corpus_is_ready(corpus: Path, size: int, seed: int) -> bool:
+    """Whether ``corpus`` holds a finished synthesis of this size and seed."""
+    params = corpus / SYNTH_PARAMS
+    if not (params.is_file() and (corpus / CARD_NAME).is_file()):
+        return False
+    saved = json.loads(params.read_text(encoding="utf-8"))
+    return saved.get("size") == size and saved.get("seed") == seed
+
+
+def ensure_corpus(settings: CorpusSettings, progress: bool = True) -> bool:
+    """Synthesizes the corpus ``settings`` describe unless it is already there; True when it
+    did."""
+    if corpus_is_ready(settings.path, settings.size, settings.seed):
+        return False
+    synthesize_corpus(settings.path, settings.size, settings.seed, progress=progress)
+    return True
+
+
+def check_disjoint(corpus: CorpusSettings, pretrain_corpus: CorpusSettings) -> None:
+    """Refuses a foundation pre-trained on the fine-tuning corpus itself.
+
+    The foundation stands in for a model pre-trained elsewhere: fine-tuning rows it has already
+    learned leave fine-tuning nothing to gain on ASR and make every schedule look harmful."""
+    if Path(corpus.path).resolve() == Path(pretrain_corpus.path).resolve():
+        raise ValueError(
+            f"pretrain_corpus: path {pretrain_corpus.path} is the fine-tuning corpus; "
+            "the foundation must be pre-trained on another corpus"
+        )
+    if corpus.seed == pretrain_corpus.seed:
+        raise ValueError(
+            f"pretrain_corpus: seed {pretrain_corpus.seed} is the fine-tuning corpus' seed, so "
+            "it would hold the same rows; pick another seed"
+        )
