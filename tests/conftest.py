@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from omnisched.config import PretrainSettings
+from omnisched.config import LengthStage, PretrainSettings
 from omnisched.models.tiny import TinySize
 
 MICRO = TinySize(
@@ -33,7 +33,7 @@ MICRO_PRETRAIN = PretrainSettings(
     batch_size=4,
     warmup_steps=1,
     listen_steps=3,
-    short_steps=2,
+    length_stages=[LengthStage(max_seconds=2.5, steps=2)],
 )
 
 

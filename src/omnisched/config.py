@@ -130,12 +130,22 @@ class CorpusSettings(_Strict):
     seed: int = Field(0, ge=0)
 
 
+class LengthStage(_Strict):
+    """A stage of pre-training's length curriculum: ``steps`` on utterances of at most
+    ``max_seconds``."""
+
+    max_seconds: float = Field(gt=0)
+    steps: int = Field(gt=0)
+
+
 class PretrainSettings(_Strict):
     """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
 
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
-    steps: int = Field(900, gt=0, description="LLM steps on all utterances, after short_steps")
+    steps: int = Field(
+        600, gt=0, description="LLM steps on all utterances, after the length stages"
+    )
     batch_size: int = Field(16, gt=0)
     lr: float = Field(1.5e-3, gt=0)
     warmup_steps: int = Field(60, ge=0)
@@ -147,14 +157,16 @@ class PretrainSettings(_Strict):
         1200, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
     )
     listen_lr: float = Field(2e-3, gt=0)
-    short_steps: int = Field(
-        600,
-        ge=0,
-        description="LLM steps on short utterances only, before the steps on all of them: on "
-        "short clips the decoder finds where in the audio each character is in a few hundred "
-        "steps, on the whole mix it takes well over a thousand",
+    length_stages: list[LengthStage] = Field(
+        default_factory=lambda: [
+            LengthStage(max_seconds=2.5, steps=600),
+            LengthStage(max_seconds=4.0, steps=300),
+        ],
+        description="LLM steps on utterances of at most max_seconds, stage by stage, before the "
+        "steps on all of them: on short clips the decoder finds where in the audio each "
+        "character is in a few hundred steps, on the whole mix it takes well over a thousand, "
+        "and a jump from short clips to all of them undoes most of it",
     )
-    short_max_seconds: float = Field(2.5, gt=0, description="the longest 'short' utterance")
     freeze_listener: bool = Field(
         True,
         description="keep the audio encoder and aligner as the listening stage left them while "

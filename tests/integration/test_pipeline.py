@@ -12,7 +12,6 @@ from safetensors.torch import load_file
 from tests.conftest import MICRO_PRETRAIN
 
 from omnisched.cli import main
-from omnisched.config import PretrainSettings
 from omnisched.data.manifest import load_split
 from omnisched.models.loading import load_finetuned, load_pretrained
 from omnisched.train.logging import read_metrics
@@ -35,12 +34,21 @@ def test_pretrained_foundation_is_saved_and_reused(pretrain_corpus: Path, micro_
 
 
 def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_foundation: Path):
+    settings = MICRO_PRETRAIN
+    (stage,) = settings.length_stages
     speech = [e for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
-    short = [e for e in speech if e.duration_s <= PretrainSettings().short_max_seconds]
+    short = [e for e in speech if e.duration_s <= stage.max_seconds]
     assert 0 < len(short) < len(speech)
-    for stage, rows in (("short", short), ("all", speech)):
-        start = read_metrics(micro_foundation / f"run-{stage}" / "metrics.jsonl")[0]
-        assert start["event"] == "start" and start["examples"] == len(rows)
+    events = read_metrics(micro_foundation / "run" / "metrics.jsonl")
+    (plan,) = [event["phases"] for event in events if event.get("event") == "plan"]
+    assert [(p["phase"], p["start"], p["examples"]) for p in plan] == [
+        ("at-most-2.5s", 0, len(short)),
+        ("all", stage.steps, len(speech)),
+    ]
+    # one run, so one learning-rate schedule: no second warmup where the long ones join
+    assert [path.name for path in micro_foundation.glob("run*")] == ["run"]
+    card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
+    assert card["listener_test_cer"] >= 0
 
 
 @pytest.fixture(scope="module")

@@ -348,6 +348,26 @@ def test_crosslingual_draws_source_speech_target_text_and_a_share_of_target_spee
     assert counts["speech/ar"] / counts.total() == pytest.approx(0.1, abs=0.01)
 
 
+def test_a_short_first_phase_draws_only_short_examples_then_every_one():
+    # durations cycle 1.0, 1.5, ..., 4.0 s: 3 of every 7 examples are at most 2 s
+    phase = {"tasks": ["asr", "ssum"], "composer": "shuffle"}
+    specs = [
+        PhaseSpec(name="short", max_duration_s=2.0, steps=12, **phase),
+        PhaseSpec(name="all", **phase),
+    ]
+    sampler, chosen = sampler_for(specs, PAPER1[:100], batch_size=5, steps=40)
+    batches = stream(sampler)
+    short = {i for i, e in enumerate(chosen) if e.duration_s <= 2.0}
+    assert {i for b in batches[:12] for i in b} == short  # 60 draws cover all 45 short ones
+    assert {i for b in batches[12:] for i in b} == set(range(len(chosen)))
+
+
+def test_a_duration_bound_that_leaves_nothing_is_named():
+    spec = PhaseSpec(name="tiny", tasks=["asr"], max_duration_s=0.5)
+    with pytest.raises(ConfigError, match=r"phase 'tiny' selects no examples.*at most 0.5 s"):
+        sampler_for([spec], PAPER1)
+
+
 def test_speech_subset_keeps_the_same_share_of_speech_for_every_seed():
     schedule = MixSchedule(strategy="mix", tasks=["slu"], speech_subset=0.25)
     a = sampler_for(schedule, PAPER2, seed=0)[1]

@@ -70,6 +70,12 @@ class PhaseSpec(_Strict):
     tasks: list[str]
     modalities: list[Literal["speech", "text"]] = ["speech"]
     languages: list[str] | None = None
+    max_duration_s: float | None = Field(
+        None,
+        gt=0,
+        description="draw only examples of at most this duration (text rows always qualify): "
+        "a short-first phase, as in SortaGrad",
+    )
     mixture: Mixture = Mixture()
     composer: Literal["shuffle", "random", "ads"] = "random"
     sort_window: int = Field(
@@ -255,10 +261,14 @@ def build_plan(
             and key.modality in spec.modalities
             and (spec.languages is None or key.language in spec.languages)
         }
+        if spec.max_duration_s is not None:
+            pools = {key: v[durations[v] <= spec.max_duration_s] for key, v in pools.items()}
+            pools = {key: v for key, v in pools.items() if len(v)}
         if not pools:
+            longest = "" if spec.max_duration_s is None else f", at most {spec.max_duration_s} s"
             raise ConfigError(
                 f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, modalities "
-                f"{spec.modalities}, languages {spec.languages or 'any'})"
+                f"{spec.modalities}, languages {spec.languages or 'any'}{longest})"
             )
         shares = _composer_shares(spec, pools)
         pools = {key: pools[key] for key in shares}
