@@ -234,7 +234,7 @@ def _eval(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from omnisched.demo import run_demo
 
-    run_demo(args.out, args.size, args.seed, args.recipe, args.pretrain_seed)
+    run_demo(args.out, args.size, args.seed, args.recipe, args.pretrain_seed, args.pretrain_size)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -504,6 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the corpus the foundation is pre-trained on (default: --seed + 1); "
         "it must differ from --seed, so that fine-tuning brings rows the foundation never heard",
+    )
+    demo.add_argument(
+        "--pretrain-size",
+        type=int,
+        default=None,
+        help="size of the pre-training corpus (default 1600: twice the sentences, so the "
+        "foundation's decoder learns to listen rather than to recall)",
     )
     demo.add_argument("--recipe", type=Path, default=Path("recipes/demo.yaml"))
     demo.set_defaults(func=_demo)

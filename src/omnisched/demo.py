@@ -13,7 +13,12 @@ import time
 from pathlib import Path
 
 from omnisched.config import CorpusSettings, PretrainSettings, load_recipe
-from omnisched.data.synth.corpus import CARD_NAME, check_disjoint, ensure_corpus
+from omnisched.data.synth.corpus import (
+    CARD_NAME,
+    PRETRAIN_CORPUS,
+    check_disjoint,
+    ensure_corpus,
+)
 from omnisched.errors import ConfigError
 from omnisched.eval.evaluate import headline_table
 from omnisched.eval.report import write_run_report
@@ -23,19 +28,25 @@ from omnisched.train.pretrain import pretrain
 
 
 def run_demo(
-    out: Path, size: int, seed: int, recipe_path: Path, pretrain_seed: int | None = None
+    out: Path,
+    size: int,
+    seed: int,
+    recipe_path: Path,
+    pretrain_seed: int | None = None,
+    pretrain_size: int | None = None,
 ) -> Path:
     """Runs the demo into ``out``; returns the path of its report.
 
     The foundation is pre-trained on a second corpus (seed ``pretrain_seed``, default
     ``seed + 1``): other sentences, other speakers' prosody, so that fine-tuning brings it rows
-    it has never heard, as fine-tuning a real pre-trained model does."""
+    it has never heard, as fine-tuning a real pre-trained model does), of ``pretrain_size``
+    (default: that of ``PRETRAIN_CORPUS``)."""
     out = Path(out)
     timings: dict[str, float] = {}
     corpus = CorpusSettings(path=out / "corpus", size=size, seed=seed)
     pretrain_corpus = CorpusSettings(
         path=out / "pretrain-corpus",
-        size=size,
+        size=pretrain_size or PRETRAIN_CORPUS.size,
         seed=seed + 1 if pretrain_seed is None else pretrain_seed,
     )
     try:

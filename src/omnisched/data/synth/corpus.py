@@ -295,7 +295,7 @@ def synthesize_corpus(
     return rows
 
 
-PRETRAIN_CORPUS = CorpusSettings(path=Path("runs/pretrain-corpus"), seed=1)
+PRETRAIN_CORPUS = CorpusSettings(path=Path("runs/pretrain-corpus"), size=1600, seed=1)
 
 
 def corpus_is_ready(corpus: Path, size: int, seed: int) -> bool:
