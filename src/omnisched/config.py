@@ -144,7 +144,7 @@ class PretrainSettings(_Strict):
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
     steps: int = Field(
-        600, gt=0, description="LLM steps on all utterances, after the length stages"
+        350, gt=0, description="LLM steps on all utterances, after the length stages"
     )
     batch_size: int = Field(16, gt=0)
     lr: float = Field(1.5e-3, gt=0)
@@ -154,13 +154,13 @@ class PretrainSettings(_Strict):
         16, ge=0, description="batches of similar duration within every this many batches"
     )
     listen_steps: int = Field(
-        1200, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
+        2000, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
     )
-    listen_lr: float = Field(2e-3, gt=0)
+    listen_lr: float = Field(2e-3, gt=0, description="peak; cosine decay to 0 at listen_steps")
     length_stages: list[LengthStage] = Field(
         default_factory=lambda: [
-            LengthStage(max_seconds=2.5, steps=600),
-            LengthStage(max_seconds=4.0, steps=300),
+            LengthStage(max_seconds=2.5, steps=450),
+            LengthStage(max_seconds=4.0, steps=200),
         ],
         description="LLM steps on utterances of at most max_seconds, stage by stage, before the "
         "steps on all of them: on short clips the decoder finds where in the audio each "
@@ -170,7 +170,12 @@ class PretrainSettings(_Strict):
     freeze_listener: bool = Field(
         True,
         description="keep the audio encoder and aligner as the listening stage left them while "
-        "the LLM learns (faster steps; the auxiliary CTC is then off)",
+        "the LLM learns the length stages (faster steps; the auxiliary CTC is then off)",
+    )
+    joint_last_stage: bool = Field(
+        False,
+        description="the last stage (every utterance) trains the audio encoder and aligner too, "
+        "with the auxiliary CTC: the listener goes on learning while the decoder reads it",
     )
     aligner_ctc_weight: float = Field(
         0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
+from transformers import get_cosine_schedule_with_warmup
 
 from omnisched.config import (
     EvalSettings,
@@ -119,14 +120,19 @@ def pretrain(
     model.save_pretrained(init)
     tokenizer.save_pretrained(init)
 
-    auxiliary = None
-    if settings.aligner_ctc_weight > 0 and not settings.freeze_listener:
-        auxiliary = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
-    stages = [(stage.max_seconds, stage.steps) for stage in settings.length_stages]
+    continued = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
+    stages = [
+        (stage.max_seconds, stage.steps, settings.freeze_listener)
+        for stage in settings.length_stages
+    ]
+    stages.append(
+        (None, settings.steps, settings.freeze_listener and not settings.joint_last_stage)
+    )
     weights = init
-    for longest, steps in [*stages, (None, settings.steps)]:
-        recipe = _asr_recipe(corpus, weights, settings, steps, longest, data)
+    for longest, steps, frozen in stages:
+        recipe = _asr_recipe(corpus, weights, settings, steps, longest, frozen, data)
         run = out / ("run-all" if longest is None else f"run-at-most-{longest:g}s")
+        auxiliary = None if frozen or settings.aligner_ctc_weight == 0 else continued
         weights = train(recipe, run, strict=strict, examples=speech, auxiliary=auxiliary)
     for file in weights.iterdir():
         shutil.copy2(file, out / file.name)
@@ -145,10 +151,11 @@ def _asr_recipe(
     settings: PretrainSettings,
     steps: int,
     longest: float | None,
+    frozen_listener: bool,
     data: DataSettings,
 ) -> Recipe:
     """The recipe of one LLM stage: ASR on the speech of at most ``longest`` seconds (None:
-    all), full parameters, the listener as set.
+    all), the LLM's full parameters, the listener trained too unless ``frozen_listener``.
 
     Each stage has its own warmup and cosine decay. One schedule over all stages, the
     optimizer carried over, was measured worse (test CER 0.276 against 0.136): the long clips
@@ -163,8 +170,8 @@ def _asr_recipe(
             path=weights,
             lora=None,
             freeze=FreezeSettings(
-                audio_encoder=settings.freeze_listener,
-                aligner=settings.freeze_listener,
+                audio_encoder=frozen_listener,
+                aligner=frozen_listener,
                 llm=False,
             ),
         ),
@@ -211,8 +218,9 @@ def listen_first(
     features = LogMel()
     parameters = [*tower.parameters(), *ctc.head.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=settings.listen_lr, weight_decay=0.01)
-    warmup = max(1, settings.warmup_steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup))
+    scheduler = get_cosine_schedule_with_warmup(
+        optimizer, settings.warmup_steps, settings.listen_steps
+    )
     schedule = UniformSchedule(strategy="uniform", sort_window=settings.sort_window)
     plan = build_plan(
         schedule.phases(), speech, settings.batch_size, settings.listen_steps, settings.seed
