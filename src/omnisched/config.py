@@ -144,7 +144,7 @@ class PretrainSettings(_Strict):
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
     steps: int = Field(
-        350, gt=0, description="LLM steps on all utterances, after the length stages"
+        600, gt=0, description="LLM steps on all utterances, after the length stages"
     )
     batch_size: int = Field(16, gt=0)
     lr: float = Field(1.5e-3, gt=0)
@@ -159,8 +159,8 @@ class PretrainSettings(_Strict):
     listen_lr: float = Field(2e-3, gt=0, description="peak; cosine decay to 0 at listen_steps")
     length_stages: list[LengthStage] = Field(
         default_factory=lambda: [
-            LengthStage(max_seconds=2.5, steps=450),
-            LengthStage(max_seconds=4.0, steps=200),
+            LengthStage(max_seconds=2.5, steps=600),
+            LengthStage(max_seconds=4.0, steps=300),
         ],
         description="LLM steps on utterances of at most max_seconds, stage by stage, before the "
         "steps on all of them: on short clips the decoder finds where in the audio each "

@@ -47,6 +47,18 @@ def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_fou
     assert card["listener_test_cer"] >= 0
 
 
+def test_a_joint_last_stage_trains_the_listener_with_the_ctc(pretrain_corpus: Path, tmp_path: Path):
+    out = tmp_path / "foundation"
+    pretrain(pretrain_corpus, out, MICRO_PRETRAIN.model_copy(update={"joint_last_stage": True}))
+    for run, listener_trains in (("run-at-most-2.5s", False), ("run-all", True)):
+        events = read_metrics(out / run / "metrics.jsonl")
+        trainable = events[0]["parameters"]["audio_encoder"]["trainable"]
+        assert (trainable > 0) == listener_trains
+        steps = [event for event in events if "total_loss" in event]
+        with_ctc = [event["total_loss"] > event["loss"] for event in steps]
+        assert with_ctc and all(with_ctc) == listener_trains
+
+
 @pytest.fixture(scope="module")
 def trained_run(small_corpus: Path, micro_foundation: Path, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")

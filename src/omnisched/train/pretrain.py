@@ -1,8 +1,11 @@
 """Pre-training of the tiny foundation: a corpus tokenizer, then ASR from scratch.
 
-The loss is the thinker's own next-token loss on the transcript plus, by default, an auxiliary
-CTC on the aligner output (``models.alignment``), which gets a from-scratch audio encoder
-learning long before the decoder starts to listen.
+Two parts. The listener (audio tower and aligner) learns a character CTC on the aligner output
+alone (``models.alignment``), which gets a from-scratch encoder hearing long before a decoder
+would start to rely on it. Then the LLM learns ASR on the listener's output in length stages
+(short utterances first, then longer, then all), each stage one run of the fine-tuning loop;
+the listener stays frozen unless ``joint_last_stage``, which trains it in the last stage with
+the CTC kept as an auxiliary loss.
 
 This stands in for the pre-trained audio LM users fine-tune. Every train speech row, whatever
 its task, serves as an ASR example of its transcript; the result is saved with
