@@ -509,8 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrain-size",
         type=int,
         default=None,
-        help="size of the pre-training corpus (default 1600: twice the sentences, so the "
-        "foundation's decoder learns to listen rather than to recall)",
+        help="size of the pre-training corpus (default 1600, twice the fine-tuning corpus; "
+        "the README's design notes say what was measured)",
     )
     demo.add_argument("--recipe", type=Path, default=Path("recipes/demo.yaml"))
     demo.set_defaults(func=_demo)

@@ -38,15 +38,15 @@ def run_demo(
     """Runs the demo into ``out``; returns the path of its report.
 
     The foundation is pre-trained on a second corpus (seed ``pretrain_seed``, default
-    ``seed + 1``): other sentences, other speakers' prosody, so that fine-tuning brings it rows
-    it has never heard, as fine-tuning a real pre-trained model does), of ``pretrain_size``
-    (default: that of ``PRETRAIN_CORPUS``)."""
+    ``seed + 1``; size ``pretrain_size``, default ``PRETRAIN_CORPUS.size``): other sentences,
+    other speakers' prosody, so that fine-tuning brings it rows it has never heard, as
+    fine-tuning a real pre-trained model does."""
     out = Path(out)
     timings: dict[str, float] = {}
     corpus = CorpusSettings(path=out / "corpus", size=size, seed=seed)
     pretrain_corpus = CorpusSettings(
         path=out / "pretrain-corpus",
-        size=pretrain_size or PRETRAIN_CORPUS.size,
+        size=PRETRAIN_CORPUS.size if pretrain_size is None else pretrain_size,
         seed=seed + 1 if pretrain_seed is None else pretrain_seed,
     )
     try:

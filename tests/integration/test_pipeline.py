@@ -34,8 +34,7 @@ def test_pretrained_foundation_is_saved_and_reused(pretrain_corpus: Path, micro_
 
 
 def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_foundation: Path):
-    settings = MICRO_PRETRAIN
-    (stage,) = settings.length_stages
+    (stage,) = MICRO_PRETRAIN.length_stages
     speech = [e for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
     short = [e for e in speech if e.duration_s <= stage.max_seconds]
     assert 0 < len(short) < len(speech)

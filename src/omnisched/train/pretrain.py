@@ -37,6 +37,8 @@ from omnisched.config import (
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
+from omnisched.eval.metrics import wer_cer
+from omnisched.eval.normalize import ArabicNormalizer
 from omnisched.models.alignment import AlignerCTC
 from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
@@ -114,25 +116,22 @@ def pretrain(
     model = build_tiny(tokenizer, settings.size)
     alphabet = {char for example in speech for char in example.target}
     ctc = AlignerCTC(model, tokenizer, alphabet, settings.aligner_ctc_weight)
+    test = _asr_test_rows(corpus, strict, data)
     listener_cer = None
     if settings.listen_steps:
         listen_first(model, ctc, speech, corpus, settings)
-        listener_cer = _listener_test_cer(model, ctc, corpus, strict, data)
+        listener_cer = _listener_test_cer(model, ctc, test, corpus)
         print(f"listener: greedy CTC test CER {listener_cer:.3f}")
     init = out / "init"
     model.save_pretrained(init)
     tokenizer.save_pretrained(init)
 
     continued = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
-    stages = [
-        (stage.max_seconds, stage.steps, settings.freeze_listener)
-        for stage in settings.length_stages
-    ]
-    stages.append(
-        (None, settings.steps, settings.freeze_listener and not settings.joint_last_stage)
-    )
+    stages = [(stage.max_seconds, stage.steps) for stage in settings.length_stages]
     weights = init
-    for longest, steps, frozen in stages:
+    for longest, steps in [*stages, (None, settings.steps)]:
+        joint = longest is None and settings.joint_last_stage
+        frozen = settings.freeze_listener and not joint
         recipe = _asr_recipe(corpus, weights, settings, steps, longest, frozen, data)
         run = out / ("run-all" if longest is None else f"run-at-most-{longest:g}s")
         auxiliary = None if frozen or settings.aligner_ctc_weight == 0 else continued
@@ -143,7 +142,7 @@ def pretrain(
     card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
     card["train_seconds"] = round(time.perf_counter() - started, 1)
     card["listener_test_cer"] = listener_cer
-    card["asr_test"] = _asr_test_scores(corpus, out, strict, data)
+    card["asr_test"] = _asr_test_scores(out, test, corpus)
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
     return card
 
@@ -249,21 +248,18 @@ def listen_first(
 
 
 def _asr_test_rows(corpus: Path, strict: bool, data: DataSettings) -> list[Example]:
+    """The speech rows of the ``asr`` task in the test split (held-out speakers)."""
     rows = load_split(corpus, "test", strict, settings=data)
     return [e for e in rows if e.task == "asr" and e.modality == "speech"]
 
 
 @torch.no_grad()
 def _listener_test_cer(
-    model: torch.nn.Module, ctc: AlignerCTC, corpus: Path, strict: bool, data: DataSettings
+    model: torch.nn.Module, ctc: AlignerCTC, test: list[Example], corpus: Path
 ) -> float:
-    """CER of the listener's own greedy CTC transcripts on the test speakers' ASR rows: what
-    the audio tower hears before any decoder reads it."""
-    from omnisched.eval.metrics import wer_cer
-    from omnisched.eval.normalize import ArabicNormalizer
-
-    features, test = LogMel(), _asr_test_rows(corpus, strict, data)
-    dataset, hypotheses = ExampleDataset(test, corpus), []
+    """CER of the listener's own greedy CTC transcripts on the ``test`` rows: what the audio
+    tower hears before any decoder reads it."""
+    features, dataset, hypotheses = LogMel(), ExampleDataset(test, corpus), []
     model.eval()
     for start in range(0, len(test), 32):
         waveforms = [dataset[i].waveform for i in range(start, min(start + 32, len(test)))]
@@ -274,10 +270,9 @@ def _listener_test_cer(
     return wer_cer([e.target for e in test], hypotheses, ArabicNormalizer()).cer
 
 
-def _asr_test_scores(corpus: Path, foundation: Path, strict: bool, data: DataSettings) -> dict:
-    """CER and WER of the foundation on the test speakers' Arabic ASR rows."""
+def _asr_test_scores(foundation: Path, test: list[Example], corpus: Path) -> dict:
+    """CER and WER of the foundation on the ``test`` rows (the test speakers' ASR rows)."""
     from omnisched.eval.evaluate import evaluate_examples
 
     model, tokenizer = load_pretrained(foundation)
-    test = _asr_test_rows(corpus, strict, data)
     return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]
