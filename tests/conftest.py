@@ -33,6 +33,7 @@ MICRO_PRETRAIN = PretrainSettings(
     batch_size=4,
     warmup_steps=1,
     listen_steps=3,
+    listen_batch_size=4,
     length_stages=[LengthStage(max_seconds=2.5, steps=2)],
 )
 

@@ -32,6 +32,7 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
             "batch_size": 4,
             "warmup_steps": 1,
             "listen_steps": 3,
+            "listen_batch_size": 4,
             "length_stages": [{"max_seconds": 2.5, "steps": 2}],
         },
         "out": str(tmp_path / "results"),

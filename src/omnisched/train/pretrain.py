@@ -225,7 +225,7 @@ def listen_first(
     )
     schedule = UniformSchedule(strategy="uniform", sort_window=settings.sort_window)
     plan = build_plan(
-        schedule.phases(), speech, settings.batch_size, settings.listen_steps, settings.seed
+        schedule.phases(), speech, settings.listen_batch_size, settings.listen_steps, settings.seed
     )
     sampler = ScheduledBatchSampler(plan, settings.seed)
     loader = DataLoader(
