@@ -159,7 +159,7 @@ class PretrainSettings(_Strict):
         16, ge=0, description="batches of similar duration within every this many batches"
     )
     listen_steps: int = Field(
-        2000, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
+        1600, ge=0, description="encoder-only character-CTC steps before the whole thinker trains"
     )
     listen_lr: float = Field(2e-3, gt=0, description="peak; cosine decay to 0 at listen_steps")
     listen_batch_size: int = Field(

@@ -13,9 +13,12 @@ from tests.conftest import MICRO_PRETRAIN
 
 from omnisched.cli import main
 from omnisched.data.manifest import load_split
+from omnisched.models.alignment import AlignerCTC
 from omnisched.models.loading import load_finetuned, load_pretrained
+from omnisched.models.tiny import build_tiny
+from omnisched.models.tokenizer import train_tokenizer
 from omnisched.train.logging import read_metrics
-from omnisched.train.pretrain import pretrain
+from omnisched.train.pretrain import _tokenizer_texts, as_asr, listen_first, pretrain
 
 TASKS = ["asr", "ssum", "dialect", "emotion"]
 
@@ -56,6 +59,24 @@ def test_a_joint_last_stage_trains_the_listener_with_the_ctc(pretrain_corpus: Pa
         steps = [event for event in events if "total_loss" in event]
         with_ctc = [event["total_loss"] > event["loss"] for event in steps]
         assert with_ctc and all(with_ctc) == listener_trains
+
+
+def test_the_listener_trains_every_step_on_batches_of_listen_batch_size(pretrain_corpus: Path):
+    settings = MICRO_PRETRAIN.model_copy(update={"listen_batch_size": 3, "batch_size": 4})
+    rows = load_split(pretrain_corpus, "train")
+    speech = [as_asr(e) for e in rows if e.modality == "speech"]
+    tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
+    model = build_tiny(tokenizer, settings.size)
+    ctc = AlignerCTC(model, tokenizer, {c for e in speech for c in e.target}, 1.0)
+    batches, loss = [], ctc.loss
+
+    def recording(hidden, lengths, targets):
+        batches.append(len(targets))
+        return loss(hidden, lengths, targets)
+
+    ctc.loss = recording
+    listen_first(model, ctc, speech, pretrain_corpus, settings)
+    assert batches == [3] * settings.listen_steps
 
 
 @pytest.fixture(scope="module")

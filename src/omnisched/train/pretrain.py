@@ -233,8 +233,10 @@ def listen_first(
     )
     ctc.weight, weight = 1.0, ctc.weight
     model.train()
-    progress = tqdm(loader, total=settings.listen_steps, desc="pretrain: listen (encoder CTC)")
-    for items in progress:
+    # a bar of its own, not one wrapping the loader: tqdm.auto opens an iterator of the
+    # iterable it wraps, whose workers draw batches from the stateful sampler and lose them
+    progress = tqdm(total=settings.listen_steps, desc="pretrain: listen (encoder CTC)")
+    for items in loader:
         mel, mask = features([item.waveform for item in items])
         hidden = model.get_audio_features(mel, mask).last_hidden_state
         loss = ctc.loss(hidden, mask.sum(-1), [item.example.target for item in items])
@@ -243,7 +245,9 @@ def listen_first(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        progress.update()
         progress.set_postfix(ctc=f"{loss.item():.3f}")
+    progress.close()
     ctc.weight = weight
 
 
