@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
@@ -37,6 +36,7 @@ from omnisched.config import (
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
+from omnisched.eval.evaluate import evaluate_examples
 from omnisched.eval.metrics import wer_cer
 from omnisched.eval.normalize import ArabicNormalizer
 from omnisched.models.alignment import AlignerCTC
@@ -48,6 +48,7 @@ from omnisched.schedule.plan import PhaseSpec, build_plan
 from omnisched.schedule.recipes import PhasesSchedule, UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.tasks import LANGUAGES, TASKS
+from omnisched.train.loader import make_loader
 from omnisched.train.loop import train
 
 CARD = "foundation.json"
@@ -227,10 +228,7 @@ def listen_first(
     plan = build_plan(
         schedule.phases(), speech, settings.listen_batch_size, settings.listen_steps, settings.seed
     )
-    sampler = ScheduledBatchSampler(plan, settings.seed)
-    loader = DataLoader(
-        ExampleDataset(speech, corpus), batch_sampler=sampler, collate_fn=list, num_workers=1
-    )
+    loader = make_loader(speech, corpus, ScheduledBatchSampler(plan, settings.seed), list)
     ctc.weight, weight = 1.0, ctc.weight
     model.train()
     # a bar of its own, not one wrapping the loader: tqdm.auto opens an iterator of the
@@ -276,7 +274,5 @@ def _listener_test_cer(
 
 def _asr_test_scores(foundation: Path, test: list[Example], corpus: Path) -> dict:
     """CER and WER of the foundation on the ``test`` rows (the test speakers' ASR rows)."""
-    from omnisched.eval.evaluate import evaluate_examples
-
     model, tokenizer = load_pretrained(foundation)
     return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]
