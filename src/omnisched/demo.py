@@ -20,7 +20,7 @@ from omnisched.data.synth.corpus import (
     ensure_corpus,
 )
 from omnisched.errors import ConfigError
-from omnisched.eval.evaluate import headline_table
+from omnisched.eval.evaluate import compare_to_baseline, headline_table
 from omnisched.eval.report import write_run_report
 from omnisched.eval.run import evaluate_model, evaluate_run
 from omnisched.train.loop import train
@@ -94,9 +94,13 @@ def run_demo(
     tuned = evaluate_run(run_dir, "test")
     timings["eval"] = time.perf_counter() - started
 
-    results = {"foundation": base, f"fine-tuned ({recipe.schedule.strategy})": tuned}
+    tuned_name = f"fine-tuned ({recipe.schedule.strategy})"
+    results = {"foundation": base, tuned_name: tuned}
+    verdict = compare_to_baseline(results, tuned_name, "foundation")
     print(headline_table(results))
+    print(verdict)
     notes = [
+        verdict,
         f"corpus: {corpus.path} (size {size}, seed {seed}); card in {corpus.path / CARD_NAME}",
         f"foundation: {foundation}, pre-trained on {pretrain_corpus.path} (seed "
         f"{pretrain_corpus.seed}) in {card['train_seconds']:.0f} s when it was made; ASR test "

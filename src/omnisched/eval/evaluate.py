@@ -123,6 +123,23 @@ def evaluate_examples(
     }
 
 
+def compare_to_baseline(results: dict[str, dict[str, dict]], model: str, baseline: str) -> str:
+    """One line: the tasks on which ``model`` does not beat ``baseline`` on the headline metric
+    (worse, or level), with both scores, so that negative transfer is read, not looked for."""
+    behind: dict[str, list[str]] = {"worse than": [], "level with": []}
+    for task in sorted(set(results[model]) & set(results[baseline])):
+        metric, higher_is_better = HEADLINE[get_task(task).kind]
+        ours, theirs = results[model][task][metric], results[baseline][task][metric]
+        gain = ours - theirs if higher_is_better else theirs - ours
+        if gain <= 0:
+            where = "worse than" if gain < 0 else "level with"
+            behind[where].append(f"{task} ({metric} {theirs:.3f} → {ours:.3f})")
+    if not any(behind.values()):
+        return f"{model} beats {baseline} on every task"
+    parts = [f"{how} {baseline} on: " + ", ".join(tasks) for how, tasks in behind.items() if tasks]
+    return f"{model} is " + "; ".join(parts)
+
+
 def headline_table(results: dict[str, dict[str, dict]]) -> str:
     """Markdown table: one row per task, one column per evaluated model, headline metric."""
     names = list(results)
