@@ -1,6 +1,7 @@
 # Two entry points: `make demo` runs the whole loop on the embedded default, `make test` the suite.
 # Both set up .venv from nothing on first use.
 PYTHON ?= python3
+RECIPE ?= recipes/demo.yaml
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -26,7 +27,7 @@ $(DEV_STAMP): $(STAMP)
 	touch $(DEV_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/omnisched demo --out runs
+	$(BIN)/omnisched demo --out runs --recipe $(RECIPE)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests -q
