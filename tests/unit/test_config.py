@@ -20,8 +20,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_demo_recipe_loads():
-    recipe = load_recipe(REPO / "recipes" / "demo.yaml")
+@pytest.mark.parametrize("name", ["demo.yaml", "uniform-long.yaml"])
+def test_shipped_uniform_recipes_load(name: str):
+    recipe = load_recipe(REPO / "recipes" / name)
     assert recipe.schedule.tasks == ["asr", "ssum", "dialect", "emotion"]
     assert recipe.model.freeze.audio_encoder and recipe.model.freeze.aligner
     assert recipe.model.lora is not None and (recipe.model.lora.r, recipe.model.lora.alpha) == (
