@@ -36,6 +36,17 @@ def test_pretrained_foundation_is_saved_and_reused(pretrain_corpus: Path, micro_
     assert not list(micro_foundation.glob("*.bin")) and not list(micro_foundation.glob("*.pt"))
 
 
+def test_the_same_settings_pretrain_the_same_foundation(
+    pretrain_corpus: Path, micro_foundation: Path, tmp_path: Path
+):
+    again = tmp_path / "again"
+    pretrain(pretrain_corpus, again, MICRO_PRETRAIN)
+    for name in ("init/model.safetensors", "model.safetensors"):
+        first, second = load_file(str(micro_foundation / name)), load_file(str(again / name))
+        assert first.keys() == second.keys()
+        assert all(torch.equal(first[key], second[key]) for key in first), name
+
+
 def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_foundation: Path):
     (stage,) = MICRO_PRETRAIN.length_stages
     speech = [e for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
