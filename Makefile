@@ -26,7 +26,7 @@ $(DEV_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 
-# another recipe on the same corpora and foundation: make demo RECIPE=recipes/uniform-long.yaml
+# another recipe on the same corpora and foundation: make demo RECIPE=recipes/demo-quick.yaml
 demo: $(STAMP)
 	$(BIN)/omnisched demo --out runs --recipe $(RECIPE)
 

@@ -20,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "uniform-long.yaml"])
+@pytest.mark.parametrize("name", ["demo.yaml", "demo-quick.yaml"])
 def test_shipped_uniform_recipes_load(name: str):
     recipe = load_recipe(REPO / "recipes" / name)
     assert recipe.schedule.tasks == ["asr", "ssum", "dialect", "emotion"]
