@@ -518,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("recipes/demo.yaml"),
         help="fine-tuning recipe (default recipes/demo.yaml: uniform mixing, 1500 steps, which "
-        "beat the foundation on every task; recipes/demo-quick.yaml: 350 steps, 4 to 5 minutes "
+        "beat the foundation on every task; recipes/demo-quick.yaml: 350 steps, 4 to 6 minutes "
         "shorter on 2 CPU cores, which lose ASR)",
     )
     demo.set_defaults(func=_demo)
