@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import Cursor
+from omnisched.schedule.cursor import Cursor
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import PhaseSpec, Plateau
 from omnisched.schedule.recipes import (

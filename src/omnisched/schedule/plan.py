@@ -17,18 +17,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnisched.data.example import Example
-from omnisched.data.synth.speakers import derive_rng
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import (
-    Composer,
-    DiverseComposer,
-    RandomComposer,
-    ShuffleComposer,
-    Stratum,
-    unit_rows,
-)
+from omnisched.schedule.composers import Composer, RandomComposer, ShuffleComposer
+from omnisched.schedule.diverse import DiverseComposer, Stratum, unit_rows
 from omnisched.schedule.mixture import Mixture, pool_weights
 from omnisched.schedule.pools import PoolKey, pool_table
+from omnisched.seeding import derive_rng
 
 
 class _Strict(BaseModel):

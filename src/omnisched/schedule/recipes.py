@@ -12,10 +12,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from omnisched.data.example import Example
-from omnisched.data.synth.speakers import derive_rng
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import DiversitySettings, PhaseSpec, Plateau
 from omnisched.schedule.pools import group_pools
+from omnisched.seeding import derive_rng
 from omnisched.tasks import TASKS
 
 Modality = Literal["speech", "text"]

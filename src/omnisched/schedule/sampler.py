@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import DiverseComposer
+from omnisched.schedule.diverse import DiverseComposer
 from omnisched.schedule.plan import Plan, Plateau
 
 SNAPSHOTS = 256

@@ -40,8 +40,9 @@ from omnisched.data.synth.card import SYNTH_PARAMS, corpus_card
 from omnisched.data.synth.espeak import Prosody, speaker
 from omnisched.data.synth.lexicon import CALIBRATION_SENTENCES
 from omnisched.data.synth.scripts import Script, corpus_scripts, split_sizes, task_count
-from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile, derive_rng
+from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile
 from omnisched.errors import ConfigError, OmnischedError
+from omnisched.seeding import derive_rng
 from omnisched.tasks import TASKS
 
 R = TypeVar("R")

@@ -21,7 +21,8 @@ import numpy as np
 
 from omnisched.data.synth import lexicon as lx
 from omnisched.data.synth.espeak import Prosody
-from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile, derive_rng, split_speakers
+from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile, split_speakers
+from omnisched.seeding import derive_rng
 from omnisched.tasks import TASKS
 
 T = TypeVar("T")

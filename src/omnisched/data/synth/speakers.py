@@ -8,16 +8,14 @@ dev or test speaker is ever heard in training.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
 
-import numpy as np
-
 from omnisched.data.manifest import SPLITS
 from omnisched.data.synth.espeak import Prosody
+from omnisched.seeding import derive_rng
 
 ESPEAK_LANGUAGES: dict[str, str] = {"ar": "ar", "en": "en-us"}
 
@@ -42,13 +40,6 @@ SPLIT_SHARES: dict[str, float] = {"train": 0.70, "dev": 0.15, "test": 0.15}
 # eSpeak volume of a neutral utterance; low enough that angry speech (x1.7, rising to +40%)
 # stays below eSpeak's own int16 clipping. Levels are set after synthesis by calibration.
 BASE_VOLUME = 40
-
-
-def derive_rng(seed: int, *keys: int | str) -> np.random.Generator:
-    """A generator seeded from ``seed`` and ``keys`` (strings by CRC-32): stable across runs,
-    processes and Python hash seeds, independent for different keys."""
-    entropy = [seed] + [zlib.crc32(key.encode()) if isinstance(key, str) else key for key in keys]
-    return np.random.default_rng(entropy)
 
 
 @dataclass(frozen=True)
