@@ -50,12 +50,33 @@ class Composer(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def balanced_counts(total: int, names: Sequence[str], rng: np.random.Generator) -> dict[str, int]:
-    """``total`` slots shared as evenly as possible; the remainder goes to names drawn at random."""
-    base, extra = divmod(total, len(names))
-    counts = dict.fromkeys(names, base)
-    for position in rng.permutation(len(names))[:extra]:
-        counts[names[position]] += 1
+def balanced_counts(
+    total: int,
+    names: Sequence[str],
+    rng: np.random.Generator,
+    capacity: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """``total`` slots shared as evenly as possible; the remainder goes to names drawn at random.
+
+    With ``capacity``, no name gets more slots than its capacity (a pool or stratum never gives
+    one batch more examples than it holds): what a full name cannot take is shared again among
+    the others. ``total`` must not exceed the capacities' sum."""
+    counts = dict.fromkeys(names, 0)
+    open_names, left = list(names), total
+    while left:
+        base, extra = divmod(left, len(open_names))
+        for name in open_names:
+            counts[name] += base
+        for position in rng.permutation(len(open_names))[:extra]:
+            counts[open_names[position]] += 1
+        if capacity is None:
+            return counts
+        left = sum(max(0, counts[name] - capacity[name]) for name in open_names)
+        for name in open_names:
+            counts[name] = min(counts[name], capacity[name])
+        open_names = [name for name in open_names if counts[name] < capacity[name]]
+        if left and not open_names:
+            raise ValueError(f"{total} slots exceed the capacities {capacity}")
     return counts
 
 
