@@ -53,7 +53,10 @@ STRATEGIES = {
     "hybrid-steps": (HybridSchedule(strategy="hybrid", switch=20), PAPER1),
     "text_only": (TextOnlySchedule(strategy="text_only", tasks=["slu"]), PAPER2),
     "mix": (MixSchedule(strategy="mix", tasks=["slu"], speech_share=0.05), PAPER2),
-    "curriculum": (CurriculumSchedule(strategy="curriculum", tasks=["slu"]), PAPER2),
+    "curriculum": (
+        CurriculumSchedule(strategy="curriculum", tasks=["slu"], text_epochs=0.1),
+        PAPER2,
+    ),
     "crosslingual": (CrosslingualSchedule(strategy="crosslingual"), PAPER2),
     "proportional-sorted": (ProportionalSchedule(strategy="proportional", sort_window=4), PAPER1),
     "tpc-sorted": (TPCSchedule(strategy="tpc", sort_window=4), PAPER1),
@@ -268,7 +271,7 @@ def _mean_pairwise_distance(batches, embeddings):
 def test_ads_batches_are_more_diverse_than_balanced_random_batches(sort_window):
     examples = make_examples({("asr", "speech", "ar"): 400, ("ssum", "speech", "ar"): 400})
     embeddings = clustered_embeddings(len(examples), clusters=8, seed=2, dominant=0.65)
-    schedule = ADSSchedule(strategy="ads", sort_window=sort_window)
+    schedule = ADSSchedule(strategy="ads", tasks=["asr", "ssum"], sort_window=sort_window)
     ads, _ = sampler_for(schedule, examples, 16, 40, 0, embeddings)
     balanced = [PhaseSpec(name="r", tasks=["asr", "ssum"], mixture=Mixture(kind="balanced"))]
     random, _ = sampler_for(balanced, examples, 16, 40, 0)
@@ -443,7 +446,7 @@ def test_bad_settings_are_named():
 
 def test_refreshed_embeddings_apply_from_a_fixed_step_and_survive_resume():
     examples = make_examples({("asr", "speech", "ar"): 300, ("ssum", "speech", "ar"): 300})
-    schedule = ADSSchedule(strategy="ads")
+    schedule = ADSSchedule(strategy="ads", tasks=["asr", "ssum"])
     old = clustered_embeddings(600, seed=1, dominant=0.6)
     new = clustered_embeddings(600, seed=2, dominant=0.6)
     frozen = stream(sampler_for(schedule, examples, 16, 40, 0, old)[0])

@@ -26,6 +26,7 @@ permutations by ``(seed, phase, pool or stratum, epoch)``.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -80,12 +81,47 @@ def balanced_counts(
     return counts
 
 
+def spread_copies(batches: list[list[int]]) -> None:
+    """Moves the copies of an example into different batches, in place.
+
+    A window of batches that spans the end of an epoch may hold an example twice, and sorting
+    by duration puts the copies side by side. Each extra copy is swapped with an example of the
+    nearest batch (in the given order, which is by duration) that holds neither: batches keep
+    their sizes and stay close in duration."""
+    for b, batch in enumerate(batches):
+        for example, copies in Counter(batch).items():
+            for _ in range(copies - 1):
+                _swap_out(batches, b, example)
+
+
+def _swap_out(batches: list[list[int]], b: int, example: int) -> None:
+    batch = batches[b]
+    for distance in range(1, len(batches)):
+        for c in (b + distance, b - distance):
+            if not 0 <= c < len(batches) or example in batches[c]:
+                continue
+            other = batches[c] if c > b else batches[c][::-1]  # nearest durations first
+            swap = next((y for y in other if y not in batch), None)
+            if swap is not None:
+                batch[batch.index(example)] = swap
+                batches[c][batches[c].index(swap)] = example
+                return
+    raise RuntimeError(f"no batch of the window can take a copy of example {example}")
+
+
 class ShuffleComposer:
     """One permutation of all examples per epoch; batch ``s`` is positions ``s*B .. s*B+B``.
 
+    Where a batch spans the end of an epoch, the next epoch's first positions must not repeat
+    the examples of the last ones: each clash at the head of the new epoch is swapped with the
+    next unclashing position after the head (never with its own tail, so every epoch's repair
+    depends only on the previous epoch's permutation, and any step is still computed in O(1)).
+    This needs at least two batches' worth of examples.
+
     With ``sort_window`` W, every W consecutive batches are re-cut from their examples sorted
     by ``durations`` and served in a random order: batches of similar length (little padding),
-    the same examples per window, so coverage per epoch is unchanged.
+    the same examples per window, so coverage per epoch is unchanged; copies of an example in
+    a window that spans two epochs go to different batches (``spread_copies``).
     """
 
     def __init__(
@@ -103,43 +139,79 @@ class ShuffleComposer:
         # All examples in index order (the common case): a permutation needs no gather.
         self._identity = bool((self.indices == np.arange(len(self.indices))).all())
         self.sort_window = sort_window if durations is not None else 0
-        self._order: tuple[int, IndexPermutation | None] = (-1, None)
+        self._order: tuple[tuple[int, int], IndexPermutation | None, dict[int, int]] = (
+            (-1, -1),
+            None,
+            {},
+        )
         self._block: tuple[int, int, np.ndarray] = (-1, -1, self.indices)
         self._window: tuple[int, list[list[int]]] = (-1, [])
 
-    def _epoch(self, epoch: int) -> IndexPermutation:
-        if self._order[0] != epoch:
-            rng = derive_rng(self.seed, "shuffle", self.phase, epoch)
-            self._order = (epoch, IndexPermutation(len(self.indices), rng))
-        return self._order[1]
+    def _permutation(self, epoch: int) -> IndexPermutation:
+        rng = derive_rng(self.seed, "shuffle", self.phase, epoch)
+        return IndexPermutation(len(self.indices), rng)
 
-    def _examples(self, epoch: int, block: int) -> np.ndarray:
-        """Examples at positions ``block * SHUFFLE_BLOCK ..`` of the epoch's permutation."""
+    def _epoch(self, epoch: int, batch_size: int) -> tuple[IndexPermutation, dict[int, int]]:
+        """The epoch's permutation and its repaired positions (position → value)."""
+        if self._order[0] != (epoch, batch_size):
+            order = self._permutation(epoch)
+            self._order = ((epoch, batch_size), order, self._repair(epoch, order, batch_size))
+        return self._order[1], self._order[2]
+
+    def _repair(self, epoch: int, order: IndexPermutation, batch_size: int) -> dict[int, int]:
+        """Swaps that keep the head of ``epoch`` clear of the previous epoch's tail in the
+        batch they share."""
+        size = len(self.indices)
+        tail_length = epoch * size % batch_size
+        if not epoch or not tail_length:
+            return {}
+        tail = set(self._permutation(epoch - 1)[size - tail_length : size].tolist())
+        head = order[: batch_size - tail_length]
+        clashes = [p for p, value in enumerate(head.tolist()) if value in tail]
+        limit = size - (epoch + 1) * size % batch_size  # this epoch's own tail starts here
+        partners: list[int] = []
+        start = len(head)
+        while len(partners) < len(clashes):
+            values = order[start : min(start + batch_size, limit)].tolist()
+            partners += [start + j for j, value in enumerate(values) if value not in tail]
+            start += batch_size
+        swaps = {}
+        for p, q in zip(clashes, partners, strict=False):
+            swaps[p], swaps[q] = int(order[q : q + 1][0]), int(head[p])
+        return swaps
+
+    def _examples(self, epoch: int, block: int, batch_size: int) -> np.ndarray:
+        """Examples at positions ``block * SHUFFLE_BLOCK ..`` of the epoch's order."""
         if self._block[:2] != (epoch, block):
+            order, swaps = self._epoch(epoch, batch_size)
             start = block * SHUFFLE_BLOCK
-            order = self._epoch(epoch)[start : start + SHUFFLE_BLOCK]
-            self._block = (epoch, block, order if self._identity else self.indices[order])
+            values = order[start : start + SHUFFLE_BLOCK]
+            for position, value in swaps.items():
+                if start <= position < start + len(values):
+                    values[position - start] = value
+            self._block = (epoch, block, values if self._identity else self.indices[values])
         return self._block[2]
 
-    def _positions(self, start: int, count: int) -> list[int]:
+    def _positions(self, start: int, count: int, batch_size: int) -> list[int]:
         size = len(self.indices)
         taken: list[int] = []
         while len(taken) < count:
             epoch, offset = divmod(start + len(taken), size)
             block, within = divmod(offset, SHUFFLE_BLOCK)
             take = min(count - len(taken), size - offset, SHUFFLE_BLOCK - within)
-            taken.extend(self._examples(epoch, block)[within : within + take].tolist())
+            taken.extend(self._examples(epoch, block, batch_size)[within : within + take].tolist())
         return taken
 
     def compose(self, step: int, batch_size: int) -> list[int]:
         if not self.sort_window:
-            return self._positions(step * batch_size, batch_size)
+            return self._positions(step * batch_size, batch_size, batch_size)
         window, slot = divmod(step, self.sort_window)
         if self._window[0] != window:
             span = self.sort_window * batch_size
-            members = np.asarray(self._positions(window * span, span))
+            members = np.asarray(self._positions(window * span, span, batch_size))
             ordered = members[np.argsort(self.durations[members], kind="stable")].tolist()
             batches = [ordered[i : i + batch_size] for i in range(0, span, batch_size)]
+            spread_copies(batches)
             order = derive_rng(self.seed, "window", self.phase, window).permutation(len(batches))
             self._window = (window, [batches[i] for i in order])
         return self._window[1][slot]
@@ -172,6 +244,7 @@ class RandomComposer:
         self.probabilities = np.array([weights[key] for key in self.keys])
         self.probabilities /= self.probabilities.sum()
         self.cursors = {key: Cursor(pools[key], seed, phase, str(key), "pool") for key in self.keys}
+        self.sizes = np.array([len(pools[key]) for key in self.keys])
         self.seed, self.phase = seed, phase
         self.durations = durations
         self.sort_window = sort_window if durations is not None else 0
@@ -181,6 +254,10 @@ class RandomComposer:
     def _draw(self, step: int, batch_size: int) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
         counts = rng.multinomial(batch_size, self.probabilities)
+        while (excess := np.maximum(counts - self.sizes, 0).sum()) > 0:  # a pool's all at most
+            counts = np.minimum(counts, self.sizes)
+            room = self.probabilities * (counts < self.sizes)
+            counts += rng.multinomial(excess, room / room.sum())
         return [
             i for key, n in zip(self.keys, counts, strict=True) for i in self.cursors[key].take(n)
         ]
@@ -195,6 +272,7 @@ class RandomComposer:
         dealt: list[list[int]] = [[] for _ in batches]
         for b in order:
             dealt[b], ordered = ordered[: len(timed[b])], ordered[len(timed[b]) :]
+        spread_copies([dealt[b] for b in order])
         return [
             [i for i in batch if self.durations[i] <= 0] + dealt[b]
             for b, batch in enumerate(batches)

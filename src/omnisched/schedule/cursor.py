@@ -57,18 +57,22 @@ class Cursor:
         self.pending = np.concatenate([kept[kept < self.frontier], rest])
 
     def take(self, count: int) -> list[int]:
-        """The next ``count`` unused examples in order, into new epochs as needed."""
+        """The next ``count`` unused examples in order, into the next epoch as needed.
+
+        Examples taken from the end of one epoch are not taken again from the start of the
+        next in the same call: they stay unused there and come first in a later call. So a
+        call never returns an example twice (``count`` is at most the pool's size)."""
+        if count > len(self.indices):
+            raise ValueError(f"{count} examples asked of a pool of {len(self.indices)}")
         taken: list[int] = []
         while len(taken) < count:
             self.open()
-            if not len(self.pending):  # in order: a slice of the permutation
-                end = min(self.frontier + count - len(taken), len(self.order))
-                taken.extend(self.order[self.frontier : end].tolist())
-                self.frontier = end
-                continue
-            positions = self.candidates(count - len(taken))
-            self.mark(positions, np.ones(len(positions), dtype=bool))
-            taken.extend(self.order[positions].tolist())
+            need = count - len(taken)
+            positions = self.candidates(need + len(taken))
+            fresh = ~np.isin(self.order[positions], taken)
+            picked = fresh & (np.cumsum(fresh) <= need)
+            self.mark(positions, picked)
+            taken.extend(self.order[positions[picked]].tolist())
         return taken
 
     def take_rest_if_short(self, count: int) -> list[int]:

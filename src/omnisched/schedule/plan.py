@@ -171,11 +171,28 @@ def _composer_shares(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray]) -> dict[
     return {key: n / task_sizes[key.task] / len(tasks) for key, n in sizes.items()}
 
 
-def _length(spec: PhaseSpec, shares: dict[PoolKey, float], pools, batch_size, total) -> int | None:
+def _length(
+    spec: PhaseSpec,
+    shares: dict[PoolKey, float],
+    pools: dict[PoolKey, np.ndarray],
+    batch_size: int,
+    total: int,
+    start: float | None,
+) -> int | None:
+    """The phase's length in steps (None: to the end or to its plateau). A fraction ends at
+    the rounded end of its share of training counted from ``start``, the phase's unrounded
+    first step (None after a plateau phase), so consecutive fractions add up exactly."""
     if spec.steps is not None:
         return spec.steps
     if spec.fraction is not None:
-        return max(1, round(spec.fraction * total))
+        begin = 0.0 if start is None else start
+        steps = round(begin + spec.fraction * total) - round(begin)
+        if steps < 1:
+            raise ConfigError(
+                f"phase '{spec.name}': fraction {spec.fraction} of {total} steps is less than "
+                "one step"
+            )
+        return steps
     if spec.epochs is not None:
         matched = [key for key in pools if _matches(key, spec.of)]
         share = sum(shares.get(key, 0.0) for key in matched)
@@ -235,6 +252,72 @@ def _strata(
     return strata
 
 
+def check_embeddings(embeddings: np.ndarray, examples: Sequence[Example]) -> None:
+    """Raises a ConfigError unless ``embeddings`` has one finite row per example."""
+    shape = np.shape(embeddings)
+    if len(shape) != 2:
+        raise ConfigError(
+            "aligner embeddings need one row per example (a 2-D matrix); got a "
+            f"{len(shape)}-D array of shape {shape}"
+        )
+    if shape[0] != len(examples):
+        raise ConfigError(
+            f"aligner embeddings: {shape[0]} rows for {len(examples)} examples; they must be "
+            "computed for exactly the examples the schedule draws from"
+        )
+    chunk = 65_536
+    for begin in range(0, shape[0], chunk):
+        finite = np.isfinite(np.asarray(embeddings[begin : begin + chunk])).all(axis=1)
+        if not finite.all():
+            row = begin + int(np.argmin(finite))
+            raise ConfigError(
+                f"aligner embeddings: row {row} (example '{examples[row].id}') is not finite "
+                "(NaN or inf); recompute the embeddings"
+            )
+
+
+def _phase_pools(
+    spec: PhaseSpec, keys: list[PoolKey], pool_ids: np.ndarray, durations: np.ndarray
+) -> dict[PoolKey, np.ndarray]:
+    """The phase's pools: its tasks, modalities, languages and longest duration."""
+    pools = {
+        key: np.flatnonzero(pool_ids == k)
+        for k, key in enumerate(keys)
+        if key.task in spec.tasks
+        and key.modality in spec.modalities
+        and (spec.languages is None or key.language in spec.languages)
+    }
+    where = f"modalities {spec.modalities}, languages {spec.languages or 'any'}"
+    for task in spec.tasks:
+        if pools and not any(key.task == task for key in pools):
+            raise ConfigError(f"phase '{spec.name}': task '{task}' has no examples ({where})")
+    if spec.max_duration_s is not None:
+        pools = {key: v[durations[v] <= spec.max_duration_s] for key, v in pools.items()}
+        pools = {key: v for key, v in pools.items() if len(v)}
+    if not pools:
+        longest = "" if spec.max_duration_s is None else f", at most {spec.max_duration_s} s"
+        raise ConfigError(
+            f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, {where}{longest})"
+        )
+    return pools
+
+
+def _check_size(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray], batch_size: int) -> None:
+    """A phase must hold enough examples that no batch repeats one."""
+    size = sum(len(v) for v in pools.values())
+    if size < batch_size:
+        raise ConfigError(
+            f"phase '{spec.name}' draws from {size} examples, fewer than a batch of "
+            f"{batch_size}: a batch would hold an example twice; lower batch_size"
+        )
+    if spec.composer == "shuffle" and size < 2 * batch_size:
+        raise ConfigError(
+            f"phase '{spec.name}' draws from {size} examples; its shuffle needs two batches' "
+            f"worth ({2 * batch_size}) so that no batch repeats an example where one epoch "
+            "ends and the next begins; lower batch_size"
+        )
+
+
 def build_plan(
     specs: Sequence[PhaseSpec],
     examples: Sequence[Example],
@@ -244,28 +327,27 @@ def build_plan(
     embeddings: np.ndarray | None = None,
 ) -> Plan:
     """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for ADS."""
+    if batch_size < 1 or total_steps < 1:
+        raise ConfigError(
+            f"batch_size and total steps must be positive; got {batch_size} and {total_steps}"
+        )
+    if embeddings is not None and any(spec.composer == "ads" for spec in specs):
+        check_embeddings(embeddings, examples)
     phases = []
     durations = np.fromiter((e.duration_s or 0.0 for e in examples), float, len(examples))
     keys, pool_ids = pool_table(examples)
+    start: float | None = 0.0  # the phase's first step, unrounded; None after a plateau
     for index, spec in enumerate(specs):
-        pools = {
-            key: np.flatnonzero(pool_ids == k)
-            for k, key in enumerate(keys)
-            if key.task in spec.tasks
-            and key.modality in spec.modalities
-            and (spec.languages is None or key.language in spec.languages)
-        }
-        if spec.max_duration_s is not None:
-            pools = {key: v[durations[v] <= spec.max_duration_s] for key, v in pools.items()}
-            pools = {key: v for key, v in pools.items() if len(v)}
-        if not pools:
-            longest = "" if spec.max_duration_s is None else f", at most {spec.max_duration_s} s"
+        if start is not None and index and round(start) >= total_steps:
             raise ConfigError(
-                f"phase '{spec.name}' selects no examples (tasks {spec.tasks}, modalities "
-                f"{spec.modalities}, languages {spec.languages or 'any'}{longest})"
+                f"phase '{spec.name}' would start at step {round(start)}, at or after the end "
+                f"of training ({total_steps} steps): shorten the phases before it (a switch "
+                "or stage length) or train longer"
             )
+        pools = _phase_pools(spec, keys, pool_ids, durations)
         shares = _composer_shares(spec, pools)
         pools = {key: pools[key] for key in shares}
+        _check_size(spec, pools, batch_size)
         window = spec.sort_window
         if spec.composer == "shuffle":
             indices = np.concatenate(list(pools.values()))
@@ -279,8 +361,14 @@ def build_plan(
             composer = DiverseComposer(
                 strata, embeddings, spec.diversity.window, seed, index, durations, window
             )
-        steps = _length(spec, shares, pools, batch_size, total_steps)
+        steps = _length(spec, shares, pools, batch_size, total_steps, start)
         if steps is None and spec.until_plateau is None and index != len(specs) - 1:
             raise ConfigError(f"phase '{spec.name}' has no length; only the last phase may not")
+        if start is not None and spec.fraction is not None:
+            start += spec.fraction * total_steps
+        elif start is not None and steps is not None:
+            start = round(start) + steps
+        else:
+            start = None
         phases.append(Phase(index, spec, pools, shares, steps, composer))
     return Plan(phases, batch_size, total_steps)

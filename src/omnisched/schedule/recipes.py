@@ -119,6 +119,12 @@ class TPCSchedule(_Schedule):
                 raise ValueError("stage_fractions needs one fraction per stage")
             if any(f <= 0 for f in self.stage_fractions) or sum(self.stage_fractions) > 1 + 1e-9:
                 raise ValueError("stage_fractions must be positive and sum to at most 1")
+        if self.cumulative and self.replay:
+            raise ValueError(
+                f"replay {self.replay} has no effect with cumulative: true, whose stages keep "
+                "every earlier task in the mixture; use cumulative: false with replay, or "
+                "replay: 0"
+            )
         return self
 
     def phases(self) -> list[PhaseSpec]:
@@ -172,6 +178,15 @@ class HybridSchedule(TPCSchedule):
             raise ValueError("a switch step must be positive")
         return switch
 
+    @model_validator(mode="after")
+    def _switch_fits_the_stages(self) -> HybridSchedule:
+        if isinstance(self.switch, int) and self.switch < len(self.stages):
+            raise ValueError(
+                f"switch {self.switch} leaves fewer steps than the {len(self.stages)} TPC "
+                "stages before ADS need (one each)"
+            )
+        return self
+
     def phases(self) -> list[PhaseSpec]:
         if self.switch == "auto":
             stages = self.stage_phases(last_runs_to_end=False, scale=self.plateau.max_fraction)
@@ -182,7 +197,8 @@ class HybridSchedule(TPCSchedule):
         else:
             fractions = self.stage_fractions or [1 / len(self.stages)] * len(self.stages)
             stages = self.stage_phases(last_runs_to_end=False)
-            steps = [max(1, round(f / sum(fractions) * self.switch)) for f in fractions]
+            ends = [round(self.switch * part / sum(fractions)) for part in np.cumsum(fractions)]
+            steps = np.diff([0, *ends]).tolist()
             stages = [
                 s.model_copy(update={"fraction": None, "steps": n})
                 for s, n in zip(stages, steps, strict=True)

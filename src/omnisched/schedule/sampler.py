@@ -107,12 +107,14 @@ class ScheduledBatchSampler:
         )
         if self.phase in self.switches:
             return min(self.switches[self.phase], latest)
-        if self.feedback and self.step > self.observed + phase.spec.until_plateau.delay:
+        if not self.feedback or self.step >= latest:
+            return latest  # the cap binds whether or not a plateau was seen
+        if self.step > self.observed + phase.spec.until_plateau.delay:
             raise ConfigError(
                 f"the data loader runs more than {phase.spec.until_plateau.delay} batches ahead "
                 "of training; raise until_plateau.delay above its prefetch depth"
             )
-        return latest if not self.feedback else None
+        return None
 
     def _enter_next_phases(self) -> None:
         while self.phase + 1 < len(self.plan.phases):

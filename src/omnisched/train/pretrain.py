@@ -227,7 +227,8 @@ def listen_first(
     scheduler = get_cosine_schedule_with_warmup(
         optimizer, settings.warmup_steps, settings.listen_steps
     )
-    schedule = UniformSchedule(strategy="uniform", sort_window=settings.sort_window)
+    tasks = sorted({example.task for example in speech})
+    schedule = UniformSchedule(strategy="uniform", tasks=tasks, sort_window=settings.sort_window)
     plan = build_plan(
         schedule.phases(), speech, settings.listen_batch_size, settings.listen_steps, settings.seed
     )
