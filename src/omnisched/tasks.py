@@ -3,6 +3,11 @@
 A task is the unit a schedule balances over. Generative tasks (``asr``, ``ssum``) are scored on
 text; classification tasks (``dialect``, ``emotion``) have a closed label set and are scored by
 macro-F1; ``slu`` targets a one-line JSON ``{"scenario", "action", "entities"}``.
+
+The generic tasks (``GENERIC``: repeat, continue, first and last word, word count, reversed
+words) are what the foundation learns before any fine-tuning task: each can be asked
+of any sentence, spoken or written, and is scored by exact match after normalization. None of
+them shares a prompt or an answer word with the fine-tuning tasks.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Literal
 
 from omnisched.errors import ConfigError
 
-TaskKind = Literal["transcribe", "summarize", "classify", "slu"]
+TaskKind = Literal["transcribe", "summarize", "classify", "slu", "answer"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,43 @@ TASKS: dict[str, Task] = {
         ),
     )
 }
+
+GENERIC: tuple[Task, ...] = (
+    Task(
+        name="repeat",
+        kind="answer",
+        prompts={"ar": "أعد النص كما هو.", "en": "Repeat the text exactly."},
+    ),
+    Task(
+        name="continue",
+        kind="answer",
+        prompts={"ar": "أكمل النص.", "en": "Continue the text."},
+    ),
+    Task(
+        name="first_word",
+        kind="answer",
+        prompts={"ar": "ما الكلمة الأولى؟", "en": "What is the first word?"},
+    ),
+    Task(
+        name="last_word",
+        kind="answer",
+        prompts={"ar": "ما الكلمة الأخيرة؟", "en": "What is the last word?"},
+    ),
+    Task(
+        name="word_count",
+        kind="answer",
+        prompts={
+            "ar": "كم كلمة فيه؟ أجب برقم.",
+            "en": "How many words are there? Answer a number.",
+        },
+    ),
+    Task(
+        name="reverse",
+        kind="answer",
+        prompts={"ar": "اكتب الكلمات بترتيب معكوس.", "en": "Write the words in reverse order."},
+    ),
+)
+TASKS.update({task.name: task for task in GENERIC})
 
 LANGUAGES: tuple[str, ...] = ("ar", "en")
 

@@ -29,6 +29,7 @@ HEADLINE: dict[str, tuple[str, bool]] = {
     "summarize": ("rougeL", True),
     "classify": ("macro_f1", True),
     "slu": ("slu_f1", True),
+    "answer": ("accuracy", True),
 }
 
 
@@ -49,6 +50,9 @@ def score_task(task_name: str, references: list[Example], outputs: list[str], no
     elif task.kind == "classify":
         scores = metrics.classification([e.label for e in references], outputs, task.labels)
         scores = scores.as_dict()
+    elif task.kind == "answer":
+        references_text = [e.target for e in references]
+        scores = metrics.exact_match(references_text, outputs, normalizer).as_dict()
     else:
         scores = metrics.slu([e.target for e in references], outputs, normalizer).as_dict()
     headline, _ = HEADLINE[task.kind]

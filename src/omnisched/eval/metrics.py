@@ -239,6 +239,28 @@ def classification(
 
 
 @dataclass(frozen=True)
+class MatchScores(_AsDict):
+    """Share of outputs equal to their reference after normalization."""
+
+    accuracy: float
+    num_correct: int
+    num_pairs: int
+    normalizer: str
+
+
+def exact_match(
+    references: list[str], predictions: list[str], normalizer: TextNormalizer
+) -> MatchScores:
+    """Exact match of normalized outputs (punctuation, case and spacing do not count)."""
+    _check_pairs(references, predictions, "predictions")
+    correct = sum(
+        normalizer(reference) == normalizer(prediction)
+        for reference, prediction in zip(references, predictions, strict=True)
+    )
+    return MatchScores(correct / len(references), correct, len(references), normalizer.name)
+
+
+@dataclass(frozen=True)
 class SluEntity:
     """One slot: its type and the words that fill it."""
 
