@@ -35,6 +35,9 @@ MICRO_PRETRAIN = PretrainSettings(
     listen_steps=3,
     listen_batch_size=4,
     length_stages=[LengthStage(max_seconds=2.5, steps=2)],
+    text_steps=3,
+    text_batch_size=4,
+    generic_test_rows=4,
 )
 
 

@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
 from omnisched.models.tiny import TinySize
 from omnisched.schedule.recipes import Schedule, UniformSchedule
+from omnisched.tasks import GENERIC
 
 
 class _Strict(BaseModel):
@@ -139,7 +147,9 @@ class LengthStage(_Strict):
 
 
 class PretrainSettings(_Strict):
-    """Pre-training of the tiny foundation: ASR from scratch on every train speech row."""
+    """Pre-training of the tiny foundation: the LLM reads text first (generic tasks), then
+    the listener and the LLM learn speech (ASR, the generic tasks asked of speech, text
+    replay), from scratch on every train speech row of the pre-training corpus."""
 
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
@@ -191,7 +201,45 @@ class PretrainSettings(_Strict):
     aligner_ctc_weight: float = Field(
         0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )
+    text_steps: int = Field(
+        1500,
+        ge=0,
+        description="LLM steps on the generic tasks as text (every transcript of the corpus, "
+        "written), before any speech reaches the LLM",
+    )
+    text_batch_size: int = Field(16, gt=0, description="batch of the text stage")
+    generic_speech_share: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="share of every speech-stage batch for the generic tasks asked of speech "
+        "(the rest of the speech is ASR)",
+    )
+    text_replay: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="share of every speech-stage batch for the generic tasks as text, so the "
+        "LLM keeps what the text stage taught it",
+    )
+    held_out: str = Field(
+        "last_word",
+        description="generic task trained on text only: its speech score over its text score "
+        "is the foundation's zero-shot text-to-speech transfer ratio",
+    )
+    generic_test_rows: int = Field(
+        64, gt=0, description="test rows per generic task and modality in the card's scores"
+    )
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _speech_keeps_asr(self) -> PretrainSettings:
+        if self.generic_speech_share + self.text_replay >= 1:
+            raise ValueError("generic_speech_share + text_replay must leave a share for ASR")
+        spoken = [task.name for task in GENERIC if task.name != "continue"]
+        if self.held_out not in spoken:
+            raise ValueError(f"held_out: '{self.held_out}' is not one of {', '.join(spoken)}")
+        return self
 
 
 def _describe(error: ValidationError, source: str) -> str:

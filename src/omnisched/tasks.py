@@ -123,7 +123,9 @@ GENERIC: tuple[Task, ...] = (
         prompts={"ar": "اكتب الكلمات بترتيب معكوس.", "en": "Write the words in reverse order."},
     ),
 )
-TASKS.update({task.name: task for task in GENERIC})
+# every task a row or a schedule may name: the fine-tuning tasks (``TASKS``, what corpora
+# hold) and the generic ones of pre-training
+KNOWN_TASKS: dict[str, Task] = {**TASKS, **{task.name: task for task in GENERIC}}
 
 LANGUAGES: tuple[str, ...] = ("ar", "en")
 
@@ -131,9 +133,9 @@ LANGUAGES: tuple[str, ...] = ("ar", "en")
 def get_task(name: str) -> Task:
     """The registered task called ``name``; a ConfigError lists the known ones otherwise."""
     try:
-        return TASKS[name]
+        return KNOWN_TASKS[name]
     except KeyError:
-        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}") from None
+        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(KNOWN_TASKS)}") from None
 
 
 def slu_target(scenario: str, action: str, entities: Iterable[tuple[str, str]]) -> str:

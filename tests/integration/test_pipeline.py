@@ -17,8 +17,15 @@ from omnisched.models.alignment import AlignerCTC
 from omnisched.models.loading import load_finetuned, load_pretrained
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
+from omnisched.train.generic import GENERIC_TASKS, text_examples
 from omnisched.train.logging import read_metrics
-from omnisched.train.pretrain import _tokenizer_texts, as_asr, listen_first, pretrain
+from omnisched.train.pretrain import (
+    _sentences,
+    _tokenizer_texts,
+    as_asr,
+    listen_first,
+    pretrain,
+)
 
 TASKS = ["asr", "ssum", "dialect", "emotion"]
 
@@ -49,15 +56,39 @@ def test_the_same_settings_pretrain_the_same_foundation(
 
 def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_foundation: Path):
     (stage,) = MICRO_PRETRAIN.length_stages
-    speech = [e for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
+    speech = [as_asr(e) for e in load_split(pretrain_corpus, "train") if e.modality == "speech"]
     short = [e for e in speech if e.duration_s <= stage.max_seconds]
     assert 0 < len(short) < len(speech)
+    spoken = 4  # repeat, first_word, word_count, reverse: last_word is held out of speech
+    written = len(text_examples(_sentences(speech)))
     for run, rows in (("run-at-most-2.5s", short), ("run-all", speech)):
         events = read_metrics(micro_foundation / run / "metrics.jsonl")
         (plan,) = [event["phases"] for event in events if event.get("event") == "plan"]
-        assert [(p["phase"], p["examples"]) for p in plan] == [("asr", len(rows))]
+        assert [(p["phase"], p["examples"]) for p in plan] == [
+            ("speech", len(rows) * (1 + spoken) + written)
+        ]
     card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
     assert card["listener_test_cer"] >= 0
+
+
+def test_the_llm_reads_text_first_and_never_hears_the_held_out_task(micro_foundation: Path):
+    events = read_metrics(micro_foundation / "run-text" / "metrics.jsonl")
+    (plan,) = [event["phases"] for event in events if event.get("event") == "plan"]
+    assert {pool.split("/")[1] for pool in plan[0]["shares"]} == {"text"}
+    assert {pool.split("/")[0] for pool in plan[0]["shares"]} == set(GENERIC_TASKS)
+    events = read_metrics(micro_foundation / "run-all" / "metrics.jsonl")
+    (plan,) = [event["phases"] for event in events if event.get("event") == "plan"]
+    shares = plan[0]["shares"]
+    assert "last_word/text/ar" in shares and "last_word/speech/ar" not in shares
+    assert sum(v for k, v in shares.items() if k.startswith("asr/")) == pytest.approx(0.6, 0.01)
+
+    card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
+    assert card["held_out"] == "last_word"
+    assert set(card["generic_test"]) == set(GENERIC_TASKS) - {"continue"}
+    assert all(set(scores) == {"text", "speech"} for scores in card["generic_test"].values())
+    held = card["generic_test"]["last_word"]
+    if held["text"]:
+        assert card["transfer_ratio"] == pytest.approx(held["speech"] / held["text"])
 
 
 def test_a_joint_last_stage_trains_the_listener_with_the_ctc(pretrain_corpus: Path, tmp_path: Path):

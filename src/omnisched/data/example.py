@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from omnisched.tasks import TASKS
+from omnisched.tasks import KNOWN_TASKS
 
 Modality = Literal["speech", "text"]
 
@@ -40,9 +40,9 @@ class Example(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Example:
-        task = TASKS.get(self.task)
+        task = KNOWN_TASKS.get(self.task)
         if task is None:
-            raise ValueError(f"task: unknown task '{self.task}'; known: {', '.join(TASKS)}")
+            raise ValueError(f"task: unknown task '{self.task}'; known: {', '.join(KNOWN_TASKS)}")
         if not self.target.strip():
             raise ValueError("target: empty target")
         if self.modality == "speech":

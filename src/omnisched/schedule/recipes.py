@@ -16,7 +16,7 @@ from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import DiversitySettings, PhaseSpec, Plateau
 from omnisched.schedule.pools import group_pools
 from omnisched.seeding import derive_rng
-from omnisched.tasks import TASKS
+from omnisched.tasks import KNOWN_TASKS
 
 Modality = Literal["speech", "text"]
 PAPER1_STAGES = [["asr"], ["ssum"], ["dialect", "emotion"]]
@@ -42,9 +42,9 @@ class _Schedule(BaseModel):
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, tasks: list[str]) -> list[str]:
-        unknown = [t for t in tasks if t not in TASKS]
+        unknown = [t for t in tasks if t not in KNOWN_TASKS]
         if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(TASKS)}")
+            raise ValueError(f"unknown task(s) {unknown}; allowed: {', '.join(KNOWN_TASKS)}")
         if not tasks:
             raise ValueError("at least one task is needed")
         return tasks

@@ -1,15 +1,25 @@
-"""Pre-training of the tiny foundation: a corpus tokenizer, then ASR from scratch.
+"""Pre-training of the tiny foundation: text first, then speech aligned to it.
 
-Two parts. The listener (audio tower and aligner) learns a character CTC on the aligner output
-alone (``models.alignment``), which gets a from-scratch encoder hearing long before a decoder
-would start to rely on it. Then the LLM learns ASR on the listener's output in length stages
-(short utterances first, then longer, then all), each stage one run of the fine-tuning loop;
-the listener stays frozen unless ``joint_last_stage``, which trains it in the last stage with
-the CTC kept as an auxiliary loss.
+Four parts, each from scratch on the pre-training corpus:
 
-This stands in for the pre-trained audio LM users fine-tune. Every train speech row, whatever
-its task, serves as an ASR example of its transcript; the result is saved with
-``save_pretrained`` (safetensors) and cached: the same corpus and settings reuse it.
+1. a byte-level tokenizer of the corpus' text and every task's prompt;
+2. the listener (audio tower and aligner) learns a character CTC on the aligner output alone
+   (``models.alignment``), which gets a from-scratch encoder hearing long before a decoder
+   would start to rely on it;
+3. the LLM reads text: the generic tasks (``train.generic``: repeat, continue, first and last
+   word, word count, reversed words) of every transcript, written, in its own language;
+4. the LLM learns speech in length stages (short utterances first, then longer, then all),
+   each stage one run of the fine-tuning loop: ASR, the generic tasks asked of the speech
+   (answers from its transcript) and a replay of the text tasks. One generic task
+   (``held_out``) never comes as speech: its score on speech over its score on text is the
+   foundation's zero-shot text-to-speech transfer. The listener stays frozen unless
+   ``joint_last_stage``, which trains it in the last stage with the CTC as an auxiliary loss.
+
+None of the fine-tuning tasks (ssum, dialect, emotion, slu) is trained: every speech row,
+whatever its task, serves by its transcript. The result stands in for the pre-trained audio LM
+users fine-tune; it is saved with ``save_pretrained`` (safetensors), with a card of its
+settings, corpus fingerprint, time and test scores, and cached: the same corpus and settings
+reuse it.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -44,10 +55,12 @@ from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
 from omnisched.models.tiny import build_tiny
 from omnisched.models.tokenizer import train_tokenizer
+from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import PhaseSpec, build_plan
 from omnisched.schedule.recipes import PhasesSchedule, UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
-from omnisched.tasks import LANGUAGES, TASKS
+from omnisched.tasks import KNOWN_TASKS, LANGUAGES
+from omnisched.train.generic import GENERIC_TASKS, TEXT_ONLY, speech_examples, text_examples
 from omnisched.train.loader import make_loader
 from omnisched.train.loop import train
 
@@ -61,8 +74,8 @@ def as_asr(example: Example) -> Example:
 
 
 def _tokenizer_texts(examples: list[Example]) -> list[str]:
-    texts = [task.prompt(lang) for task in TASKS.values() for lang in LANGUAGES]
-    texts += [label for task in TASKS.values() for label in task.labels]
+    texts = [task.prompt(lang) for task in KNOWN_TASKS.values() for lang in LANGUAGES]
+    texts += [label for task in KNOWN_TASKS.values() for label in task.labels]
     for example in examples:
         texts.append(example.target)
         texts.append(example.input_text or example.meta.get("transcript", ""))
@@ -126,32 +139,94 @@ def pretrain(
         listen_first(model, ctc, speech, corpus, settings)
         listener_cer = _listener_test_cer(model, ctc, test, corpus)
         print(f"listener: greedy CTC test CER {listener_cer:.3f}")
-    init = out / "init"
-    model.save_pretrained(init)
-    tokenizer.save_pretrained(init)
+    weights = out / "init"
+    model.save_pretrained(weights)
+    tokenizer.save_pretrained(weights)
 
+    text = text_examples(_sentences(speech))
+    if settings.text_steps:
+        recipe = _stage_recipe(corpus, weights, settings, settings.text_steps, None, True, data)
+        recipe = recipe.model_copy(
+            update={
+                "schedule": _text_schedule(),
+                "train": recipe.train.model_copy(update={"batch_size": settings.text_batch_size}),
+            }
+        )
+        weights = train(recipe, out / "run-text", strict=strict, examples=text)
+
+    spoken = [task for task in GENERIC_TASKS if task not in TEXT_ONLY and task != settings.held_out]
+    examples = [*speech, *speech_examples(speech, spoken), *text]
     continued = partial(_continued_ctc, tokenizer, alphabet, ctc.state_dict(), settings)
     stages = [(stage.max_seconds, stage.steps) for stage in settings.length_stages]
-    weights = init
     for longest, steps in [*stages, (None, settings.steps)]:
         joint = longest is None and settings.joint_last_stage
         frozen = settings.freeze_listener and not joint
-        recipe = _asr_recipe(corpus, weights, settings, steps, longest, frozen, data)
+        recipe = _stage_recipe(corpus, weights, settings, steps, longest, frozen, data)
         run = out / ("run-all" if longest is None else f"run-at-most-{longest:g}s")
         auxiliary = None if frozen or settings.aligner_ctc_weight == 0 else continued
-        weights = train(recipe, run, strict=strict, examples=speech, auxiliary=auxiliary)
+        weights = train(recipe, run, strict=strict, examples=examples, auxiliary=auxiliary)
     for file in weights.iterdir():
         shutil.copy2(file, out / file.name)
 
-    card = {"key": key, "corpus": str(corpus), "settings": settings.model_dump(mode="json")}
-    card["train_seconds"] = round(time.perf_counter() - started, 1)
-    card["listener_test_cer"] = listener_cer
-    card["asr_test"] = _asr_test_scores(out, test, corpus)
+    card = {
+        "key": key,
+        "command": " ".join(sys.argv),
+        "corpus": str(corpus),
+        "corpus_fingerprint": corpus_fingerprint(corpus),
+        "settings": settings.model_dump(mode="json"),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "listener_test_cer": listener_cer,
+        "asr_test": _asr_test_scores(out, test, corpus),
+    }
+    card |= _generic_test_scores(out, test, corpus, settings)
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
     return card
 
 
-def _asr_recipe(
+def _sentences(speech: list[Example]) -> list[tuple[str, str, str]]:
+    """``(id, language, transcript)`` of every speech row, each transcript once."""
+    seen: set[str] = set()
+    sentences = []
+    for example in speech:
+        if example.target not in seen:
+            seen.add(example.target)
+            sentences.append((example.id, example.language, example.target))
+    return sentences
+
+
+def _text_schedule() -> PhasesSchedule:
+    """The text stage: the generic tasks as text, every task equally often."""
+    mixture = Mixture(kind="balanced", group_by=["task"])
+    phase = PhaseSpec(name="text", tasks=list(GENERIC_TASKS), modalities=["text"], mixture=mixture)
+    return PhasesSchedule(
+        strategy="phases", tasks=list(GENERIC_TASKS), modalities=["text"], plan=[phase]
+    )
+
+
+def _speech_schedule(settings: PretrainSettings, longest: float | None) -> PhasesSchedule:
+    """A speech stage: ASR, the generic tasks asked of speech but the held-out one, and the
+    generic tasks as text, in the settings' shares (each task's share split evenly)."""
+    spoken = [t for t in GENERIC_TASKS if t not in TEXT_ONLY and t != settings.held_out]
+    replay = settings.text_replay
+    weights = {"asr/speech": 1 - settings.generic_speech_share - replay}
+    weights |= {f"{t}/speech": settings.generic_speech_share / len(spoken) for t in spoken}
+    weights |= {f"{t}/text": replay / len(GENERIC_TASKS) for t in GENERIC_TASKS}
+    weights = {name: weight for name, weight in weights.items() if weight > 0}
+    tasks = sorted({name.split("/")[0] for name in weights})
+    modalities = sorted({name.split("/")[1] for name in weights})
+    mixture = Mixture(kind="explicit", group_by=["task", "modality"], weights=weights)
+    phase = PhaseSpec(
+        name="speech",
+        tasks=tasks,
+        modalities=modalities,
+        mixture=mixture,
+        max_duration_s=longest,
+        sort_window=settings.sort_window,
+    )
+    return PhasesSchedule(strategy="phases", tasks=tasks, modalities=modalities, plan=[phase])
+
+
+def _stage_recipe(
     corpus: Path,
     weights: Path,
     settings: PretrainSettings,
@@ -160,14 +235,13 @@ def _asr_recipe(
     frozen_listener: bool,
     data: DataSettings,
 ) -> Recipe:
-    """The recipe of one LLM stage: ASR on the speech of at most ``longest`` seconds (None:
-    all), the LLM's full parameters, the listener trained too unless ``frozen_listener``.
+    """The recipe of one LLM speech stage: speech of at most ``longest`` seconds (None: all),
+    the LLM's full parameters, the listener trained too unless ``frozen_listener``.
 
     Each stage has its own warmup and cosine decay. One schedule over all stages, the
     optimizer carried over, was measured worse (test CER 0.276 against 0.136): the long clips
     arrived at a high learning rate and undid the alignment learned on short ones (loss 0.2 ->
     3.1 nats per token); a stage decayed to zero keeps more of it."""
-    phase = PhaseSpec(name="asr", tasks=["asr"], composer="shuffle", max_duration_s=longest)
     return Recipe(
         name="pretrain",
         corpus=corpus,
@@ -181,13 +255,7 @@ def _asr_recipe(
                 llm=False,
             ),
         ),
-        schedule=PhasesSchedule(
-            strategy="phases",
-            tasks=["asr"],
-            modalities=["speech"],
-            sort_window=settings.sort_window,
-            plan=[phase],
-        ),
+        schedule=_speech_schedule(settings, longest),
         train=TrainSettings(
             steps=steps,
             batch_size=settings.batch_size,
@@ -280,3 +348,25 @@ def _asr_test_scores(foundation: Path, test: list[Example], corpus: Path) -> dic
     """CER and WER of the foundation on the ``test`` rows (the test speakers' ASR rows)."""
     model, tokenizer = load_pretrained(foundation)
     return evaluate_examples(model, tokenizer, test, corpus, EvalSettings())["asr"]
+
+
+def _generic_test_scores(
+    foundation: Path, test: list[Example], corpus: Path, settings: PretrainSettings
+) -> dict:
+    """Exact-match accuracy of every generic task on the first test transcripts, written and
+    spoken, and the held-out task's transfer ratio (speech over text)."""
+    rows = test[: settings.generic_test_rows]
+    spoken = [task for task in GENERIC_TASKS if task not in TEXT_ONLY]
+    model, tokenizer = load_pretrained(foundation)
+    scores: dict[str, dict[str, float]] = {}
+    for modality, examples in (
+        ("text", text_examples(_sentences(rows), spoken)),
+        ("speech", speech_examples(rows, spoken)),
+    ):
+        for task, result in evaluate_examples(
+            model, tokenizer, examples, corpus, EvalSettings()
+        ).items():
+            scores.setdefault(task, {})[modality] = round(result["accuracy"], 4)
+    held = scores[settings.held_out]
+    ratio = held["speech"] / held["text"] if held["text"] else None
+    return {"generic_test": scores, "held_out": settings.held_out, "transfer_ratio": ratio}
