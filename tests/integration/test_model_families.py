@@ -22,8 +22,10 @@ from transformers import (
 )
 
 from omnisched.cli import main
+from omnisched.data.dataset import CachedAudioDataset, ExampleDataset
 from omnisched.data.manifest import load_split
 from omnisched.models.adapter import AudioLMAdapter
+from omnisched.models.aligner_cache import fill_cache
 from omnisched.models.families import QWEN2_5_OMNI, QWEN2_AUDIO, family_of
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import load_pretrained
@@ -132,3 +134,42 @@ def test_qwen2_audio_aligner_output_matches_its_own_forward(small_corpus: Path, 
         )
     torch.testing.assert_close(got, expected)
     assert adapter.embed(items).shape == (3, model.config.text_config.hidden_size)
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_omni", "qwen2_audio"])
+def test_cached_aligner_rows_give_the_losses_and_answers_of_the_audio(
+    family: str, small_corpus: Path, tmp_path: Path
+):
+    """The frozen-encoder cache (float16 rows) against the encoder run on the audio: answer
+    losses agree to 1e-3 (relative), also split in parts as on out-of-memory, and greedy
+    answers are the same."""
+    model, tokenizer = load_pretrained(_save_checkpoint(family, small_corpus, tmp_path / "ckpt"))
+    model.eval()
+    adapter = AudioLMAdapter(model, tokenizer)
+    rows = [e for e in load_split(small_corpus, "train") if e.task in TASKS]
+    rows = [e for e in rows if e.modality == "speech"][:6] + [
+        e for e in rows if e.modality == "text"
+    ][:2]
+    cache = fill_cache(adapter, rows, small_corpus, tmp_path / "cache", progress=False)
+    assert fill_cache(adapter, rows, small_corpus, tmp_path / "cache").directory == cache.directory
+    audio = ExampleDataset(rows, small_corpus)
+    cached = CachedAudioDataset(rows, small_corpus, cache)
+    items = {"audio": [audio[i] for i in range(8)], "cached": [cached[i] for i in range(8)]}
+    losses = {}
+    with torch.no_grad():
+        for name, batch in items.items():
+            inputs = adapter.collate(batch)
+            logits = model(**adapter.forward_inputs(inputs)).logits
+            losses[name] = float(adapter.answer_loss_sum(logits, inputs["labels"])[0])
+            parts = adapter.split_batch(inputs, 3)
+            split = sum(
+                float(
+                    adapter.answer_loss_sum(model(**adapter.forward_inputs(p)).logits, p["labels"])[
+                        0
+                    ]
+                )
+                for p in parts
+            )
+            assert split == pytest.approx(losses[name], rel=1e-4)
+    assert losses["cached"] == pytest.approx(losses["audio"], rel=1e-3)
+    assert adapter.generate(items["cached"], 6) == adapter.generate(items["audio"], 6)

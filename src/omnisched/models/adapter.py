@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
@@ -107,6 +108,19 @@ class AudioLMAdapter:
     def _audio_inputs(
         self, items: list[LoadedExample]
     ) -> tuple[dict[str, torch.Tensor], list[int]]:
+        """The audio part of a batch: log-mel features, or the cached aligner rows of every
+        speech row (``audio_embeds``, rows concatenated, and ``audio_frames``)."""
+        if any(item.aligner is not None for item in items):
+            cached = [item for item in items if item.has_audio]
+            if any(item.aligner is None for item in cached):
+                raise ValueError("a batch mixes cached aligner rows with raw audio")
+            rows = [torch.from_numpy(np.asarray(item.aligner)) for item in cached]
+            inputs = {
+                "audio_embeds": torch.cat(rows).float(),
+                "audio_frames": torch.tensor([item.frames for item in cached]),
+            }
+            counts = iter(len(row) for row in rows)
+            return inputs, [next(counts) if item.has_audio else 0 for item in items]
         waveforms = [item.waveform for item in items if item.waveform is not None]
         if not waveforms:
             return {}, [0] * len(items)
@@ -114,6 +128,34 @@ class AudioLMAdapter:
         counts = iter(self.audio_token_counts(mask.sum(-1)).tolist())
         tokens = [next(counts) if item.waveform is not None else 0 for item in items]
         return {"input_features": features, "feature_attention_mask": mask}, tokens
+
+    @torch.no_grad()
+    def aligner_rows(self, items: list[LoadedExample]) -> tuple[list[torch.Tensor], list[int]]:
+        """The aligner's output rows of every (speech) item and its count of mel frames: what
+        the aligner cache stores."""
+        inputs, counts = self._audio_inputs(items)
+        inputs = self.to_model(inputs)
+        mask = inputs["feature_attention_mask"]
+        output = self.family.aligner_output(self.thinker, inputs["input_features"], mask)
+        return list(torch.split(output.float(), counts)), mask.sum(-1).tolist()
+
+    def forward_inputs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """What the model's forward (or ``generate``) takes for a collated batch, labels left
+        out. Cached aligner rows go in as ``inputs_embeds``: the prompt's token embeddings with
+        the rows in place of the ``<|AUDIO|>`` tokens, as the model's own forward would place
+        its encoder's output."""
+        given = {key: value for key, value in inputs.items() if key != "labels"}
+        if "audio_embeds" not in given:
+            return given
+        rows, frames = given.pop("audio_embeds"), given.pop("audio_frames")
+        embeds = self.thinker.get_input_embeddings()(given["input_ids"])
+        slots = (given["input_ids"] == self.audio_id).unsqueeze(-1)
+        given["inputs_embeds"] = embeds.masked_scatter(slots, rows.to(embeds.dtype))
+        if self.family.positions_from_audio:
+            longest = int(frames.max()) if len(frames) else 0
+            span = torch.arange(longest, device=frames.device)
+            given["feature_attention_mask"] = (span[None, :] < frames[:, None]).long()
+        return given
 
     def collate(
         self, items: list[LoadedExample], with_targets: bool = True
@@ -164,12 +206,20 @@ class AudioLMAdapter:
             piece = {
                 key: value[chosen]
                 for key, value in inputs.items()
-                if key not in ("input_features", "feature_attention_mask")
+                if key
+                not in ("input_features", "feature_attention_mask", "audio_embeds", "audio_frames")
             }
             if "input_features" in inputs and speech[chosen].any():
                 features = feature_row[chosen][speech[chosen]]
                 piece["input_features"] = inputs["input_features"][features]
                 piece["feature_attention_mask"] = inputs["feature_attention_mask"][features]
+            if "audio_embeds" in inputs and speech[chosen].any():
+                tokens = (inputs["input_ids"] == self.audio_id).sum(-1)
+                ends = torch.cumsum(tokens, 0)
+                first, last = int(chosen[0]), int(chosen[-1])
+                start = int(ends[first - 1]) if first else 0
+                piece["audio_embeds"] = inputs["audio_embeds"][start : int(ends[last])]
+                piece["audio_frames"] = inputs["audio_frames"][feature_row[chosen][speech[chosen]]]
             pieces.append(piece)
         return pieces
 
@@ -205,7 +255,11 @@ class AudioLMAdapter:
         device = next(thinker.parameters()).device
         rows: list[torch.Tensor | None] = [None] * len(items)
         inputs, counts = self._audio_inputs(items)
-        if inputs:
+        if "audio_embeds" in inputs:
+            pooled = iter(part.mean(0) for part in torch.split(inputs["audio_embeds"], counts))
+            for row, item in enumerate(items):
+                rows[row] = next(pooled).to(device) if item.has_audio else None
+        elif inputs:
             inputs = self.to_model(inputs)
             output = self.family.aligner_output(
                 thinker, inputs["input_features"], inputs["feature_attention_mask"]
@@ -216,7 +270,7 @@ class AudioLMAdapter:
                     rows[row] = next(pooled)
         table = thinker.get_input_embeddings()
         for row, item in enumerate(items):
-            if item.waveform is None:
+            if not item.has_audio:
                 ids = torch.tensor(self._text(item.example.input_text or ""), device=device)
                 rows[row] = table(ids).mean(0)
         return torch.stack(rows).float()
@@ -226,7 +280,7 @@ class AudioLMAdapter:
         """Greedy answers for a batch of examples."""
         inputs = self.to_model(self.collate(items, with_targets=False))
         output = self.model.generate(
-            **inputs,
+            **self.forward_inputs(inputs),
             max_new_tokens=max_new_tokens,
             do_sample=False,
             eos_token_id=self.end_id,

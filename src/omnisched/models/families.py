@@ -54,6 +54,9 @@ class Family:
     aligner_prefix: str  # parameter names of the audio-to-LLM projector contain this
     fixed_frames: int | None  # mel frames the encoder insists on (None: any length)
     audio_prefix: str  # text before the audio span in the user turn (the family's template)
+    # the LLM's position ids depend on each clip's mel frame count (Qwen2.5-Omni's 3-D rope),
+    # so a forward from cached aligner rows passes those counts as a feature mask
+    positions_from_audio: bool
     # (model, features, mask) -> the projector's output for every valid audio frame, rows
     # concatenated [audio tokens, LLM width]: what the LLM receives in place of <|AUDIO|>
     aligner_output: Callable[[PreTrainedModel, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -66,6 +69,7 @@ QWEN2_5_OMNI = Family(
     aligner_prefix="audio_tower.proj.",
     fixed_frames=None,
     audio_prefix="",
+    positions_from_audio=True,
     aligner_output=_omni_aligner_output,
 )
 QWEN2_AUDIO = Family(
@@ -75,6 +79,7 @@ QWEN2_AUDIO = Family(
     aligner_prefix="multi_modal_projector.",
     fixed_frames=3000,
     audio_prefix="Audio 1: ",
+    positions_from_audio=False,
     aligner_output=_qwen2_audio_aligner_output,
 )
 FAMILIES = (QWEN2_5_OMNI, QWEN2_AUDIO)

@@ -60,7 +60,7 @@ def _attempt(
     for index, piece in enumerate(pieces):
         last = index == len(pieces) - 1
         with nullcontext() if last else accelerator.no_sync(model):
-            output = model(**{k: v for k, v in piece.items() if k != "labels"})
+            output = model(**adapter.forward_inputs(piece))
             part_sum, _ = adapter.answer_loss_sum(output.logits, piece["labels"])
             part_total = part_sum * accelerator.num_processes / tokens
             if auxiliary is not None:
