@@ -162,6 +162,12 @@ def _store(raw, missing, items, tags, claims, stamp, cache, where, shift):
 
 
 @numba.njit(cache=True, nogil=True)
+def _holds(values, value):
+    """Whether ``value`` is among ``values`` (a batch's carried examples: mostly none)."""
+    return len(values) > 0 and (values == value).any()
+
+
+@numba.njit(cache=True, nogil=True)
 def _prepare(
     turn, counts, preset, preset_start, order, used, offsets, sizes, drawn, frontier, live,
     live_len, window, spread, due, grace, durations, quantile, items, item_pos, segments,
@@ -188,26 +194,28 @@ def _prepare(
         # the first spread × (window + slots - 1) unused positions not already in the batch
         want = spread * (window + slots - 1)
         length = live_len[j]
-        eligible = 0
-        for i in range(length):
-            if not (carried == order[off + live[j, i]]).any():
-                eligible += 1
+        eligible = length
+        if len(carried):
+            for i in range(length):
+                if _holds(carried, order[off + live[j, i]]):
+                    eligible -= 1
         while eligible < want and frontier[j] < n:
             p = frontier[j]
             frontier[j] += 1
             live[j, length] = p
             length += 1
-            if not (carried == order[off + p]).any():
+            if not _holds(carried, order[off + p]):
                 eligible += 1
         live_len[j] = length
-        pool = np.empty(min(eligible, want), dtype=np.int64)
-        filled = 0
-        for i in range(length):
-            if filled == len(pool):
-                break
-            if not (carried == order[off + live[j, i]]).any():
-                pool[filled] = live[j, i]
-                filled += 1
+        if len(carried):
+            pool = np.empty(min(eligible, want), dtype=np.int64)
+            filled = 0
+            for i in range(length):
+                if filled < len(pool) and not _holds(carried, order[off + live[j, i]]):
+                    pool[filled] = live[j, i]
+                    filled += 1
+        else:
+            pool = live[j, : min(length, want)]
         last = drawn[j] + slots - 1  # the stratum's last draw in this batch
         chosen = np.ones(len(pool), dtype=np.bool_)
         band = max(slots, -(-len(pool) // spread))  # a spread-th, around the quantile
@@ -224,9 +232,11 @@ def _prepare(
                         chosen[i] = True
                         room -= 1
         forced = 0
-        for i in range(len(pool)):
+        for i in range(len(pool)):  # in position order: the due ones come first
             p = pool[i]
-            if forced < slots and (p + due + grace <= last or (p + due <= last and chosen[i])):
+            if forced == slots or p + due > last:
+                break
+            if p + due + grace <= last or chosen[i]:
                 items[at] = order[off + p]
                 item_pos[at] = p
                 at += 1
