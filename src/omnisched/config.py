@@ -91,6 +91,12 @@ class TrainSettings(_Strict):
     log_batches: bool = Field(
         False, description="write the ids of every step's batch to batches.jsonl"
     )
+    aligner_cache: bool = Field(
+        True,
+        description="when the audio encoder and aligner are frozen, compute their output for "
+        "every speech example once (cached under the recipe's cache directory) and train on "
+        "it instead of the audio",
+    )
 
 
 class EvalSettings(_Strict):

@@ -152,6 +152,7 @@ def test_cached_aligner_rows_give_the_losses_and_answers_of_the_audio(
     ][:2]
     cache = fill_cache(adapter, rows, small_corpus, tmp_path / "cache", progress=False)
     assert fill_cache(adapter, rows, small_corpus, tmp_path / "cache").directory == cache.directory
+    assert len(cache.offsets) == 7  # six clips
     audio = ExampleDataset(rows, small_corpus)
     cached = CachedAudioDataset(rows, small_corpus, cache)
     items = {"audio": [audio[i] for i in range(8)], "cached": [cached[i] for i in range(8)]}

@@ -71,7 +71,9 @@ def test_pretraining_starts_on_short_utterances(pretrain_corpus: Path, micro_fou
     assert card["listener_test_cer"] >= 0
 
 
-def test_the_llm_reads_text_first_and_never_hears_the_held_out_task(micro_foundation: Path):
+def test_the_llm_reads_text_first_and_never_hears_the_held_out_task(
+    pretrain_corpus: Path, micro_foundation: Path
+):
     events = read_metrics(micro_foundation / "run-text" / "metrics.jsonl")
     (plan,) = [event["phases"] for event in events if event.get("event") == "plan"]
     assert {pool.split("/")[1] for pool in plan[0]["shares"]} == {"text"}
@@ -81,6 +83,11 @@ def test_the_llm_reads_text_first_and_never_hears_the_held_out_task(micro_founda
     shares = plan[0]["shares"]
     assert "last_word/text/ar" in shares and "last_word/speech/ar" not in shares
     assert sum(v for k, v in shares.items() if k.startswith("asr/")) == pytest.approx(0.6, 0.01)
+
+    # the listener stays frozen: every speech stage reads one aligner cache of every clip
+    (cache,) = (micro_foundation / "cache" / "aligner").iterdir()
+    clips = {e.audio for e in load_split(pretrain_corpus, "train") if e.modality == "speech"}
+    assert len(json.loads((cache / "ids.json").read_text(encoding="utf-8"))) == len(clips)
 
     card = json.loads((micro_foundation / "foundation.json").read_text(encoding="utf-8"))
     assert card["held_out"] == "last_word"

@@ -64,5 +64,5 @@ class CachedAudioDataset(ExampleDataset):
         example = self.examples[index]
         if example.modality != "speech":
             return LoadedExample(example, None)
-        rows, frames = self.cache.rows(example.id)
+        rows, frames = self.cache.rows(example)
         return LoadedExample(example, None, rows, frames)

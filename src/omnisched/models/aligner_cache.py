@@ -6,14 +6,17 @@ evaluation read it from disk instead of decoding audio, computing log-mel featur
 the encoder at every step. The cache is a directory: ``outputs.f16`` (the aligner rows of all
 examples, float16, memory-mapped), ``offsets.npy`` (example ``i``'s rows are
 ``offsets[i]:offsets[i + 1]``), ``frames.npy`` (its count of mel frames, which Qwen2.5-Omni's
-position ids need) and ``ids.json``. It is keyed like the ADS embedding cache: by the model's
-weights and config and by the examples and their audio files (``schedule.embeddings``), so a
-change in either recomputes it. For Qwen2-Audio, whose encoder pads every clip to a 30 s
-window, the cache holds the aligner rows of the clip only, never the padded features.
+position ids need) and ``ids.json`` (one entry per distinct clip: rows that share audio, as
+the generic tasks of pre-training do, share their cache rows). It is keyed by the listener
+alone (the encoder's and the aligner's weights and the feature settings) and by the clips'
+files, so every recipe, seed and stage that keeps the listener frozen reuses it, and a change
+in either recomputes it. For Qwen2-Audio, whose encoder pads every clip to a 30 s window, the
+cache holds the aligner rows of the clip only, never the padded features.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -43,18 +46,37 @@ class AlignerCache:
     frames: np.ndarray  # [examples] mel frames
     index: dict[str, int]
 
-    def __contains__(self, example_id: str) -> bool:
-        return example_id in self.index
+    def __contains__(self, example: Example) -> bool:
+        return clip_key(example) in self.index
 
-    def rows(self, example_id: str) -> tuple[np.ndarray, int]:
+    def rows(self, example: Example) -> tuple[np.ndarray, int]:
         """The example's aligner rows [audio tokens, width] and its mel frame count."""
-        i = self.index[example_id]
+        i = self.index[clip_key(example)]
         return np.asarray(self.outputs[self.offsets[i] : self.offsets[i + 1]]), int(self.frames[i])
 
     @property
     def nbytes(self) -> int:
         """Bytes on disk of the aligner rows."""
         return int(self.outputs.nbytes)
+
+
+def clip_key(example: Example) -> str:
+    """What identifies a speech row's audio: its file and, for a cut, offset and duration."""
+    if example.offset_s is None:
+        return example.audio or ""
+    return f"{example.audio}@{example.offset_s}+{example.duration_s}"
+
+
+def listener_fingerprint(adapter) -> str:
+    """A digest of what the aligner rows depend on: the audio encoder's and the aligner's
+    weights, the model family and the log-mel settings."""
+    digest = hashlib.sha256(adapter.family.name.encode())
+    digest.update(repr(sorted(adapter.features.extractor.to_dict().items())).encode())
+    for name, tensor in sorted(adapter.thinker.state_dict().items()):
+        if "audio_tower." in name or adapter.family.aligner_prefix in name:
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def open_cache(directory: Path, ids: list[str]) -> AlignerCache | None:
@@ -83,8 +105,8 @@ def fill_cache(
 ) -> AlignerCache:
     """Computes the aligner rows of the speech ``examples`` into ``directory`` (atomically:
     a half-written cache is never opened) and opens it. ``adapter`` is a model adapter."""
-    speech = [example for example in examples if example.modality == "speech"]
-    ids = [example.id for example in speech]
+    clips = {clip_key(e): e for e in examples if e.modality == "speech"}
+    speech, ids = list(clips.values()), list(clips)
     directory = Path(directory)
     if (found := open_cache(directory, ids)) is not None:
         return found
@@ -133,12 +155,14 @@ def fill_cache(
 
 
 def model_aligner_cache(
-    model_dir: Path, examples: list[Example], root: Path, cache_root: Path, adapter
+    examples: list[Example], root: Path, cache_root: Path, adapter
 ) -> AlignerCache:
-    """The aligner cache of ``examples``' speech under the model at ``model_dir``, kept under
-    ``cache_root/aligner/<key>``; ``adapter`` wraps that model (computes what is missing)."""
-    from omnisched.schedule.embeddings import embedding_key
-
-    speech = [example for example in examples if example.modality == "speech"]
-    directory = Path(cache_root) / "aligner" / embedding_key(model_dir, speech, root)
-    return fill_cache(adapter, speech, root, directory)
+    """The aligner cache of ``examples``' speech under ``adapter``'s listener, kept under
+    ``cache_root/aligner/<key>`` (computed if missing)."""
+    digest = hashlib.sha256(listener_fingerprint(adapter).encode())
+    clips = sorted({clip_key(e): e for e in examples if e.modality == "speech"}.items())
+    for key, example in clips:
+        stat = (Path(root) / example.audio).stat()
+        digest.update(f"{key}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    directory = Path(cache_root) / "aligner" / digest.hexdigest()[:16]
+    return fill_cache(adapter, [example for _, example in clips], root, directory)

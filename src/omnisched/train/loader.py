@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from omnisched.data.dataset import ExampleDataset, LoadedExample
+from omnisched.data.dataset import CachedAudioDataset, ExampleDataset, LoadedExample
 from omnisched.data.example import Example
+from omnisched.models.aligner_cache import AlignerCache
 
 
 def make_loader(
@@ -24,13 +25,20 @@ def make_loader(
     collate: Callable[[list[LoadedExample]], object],
     num_workers: int = 1,
     prefetch: int = 4,
+    aligner_cache: AlignerCache | None = None,
 ) -> DataLoader:
     """A loader over ``examples`` (audio under ``root``) in the order of ``batch_sampler``.
 
     ``num_workers`` processes each keep ``prefetch`` batches ready (0: load in the training
-    process); workers persist across epochs of the loader."""
+    process); workers persist across epochs of the loader. With an ``aligner_cache`` speech
+    comes as its cached aligner rows, not as audio."""
+    dataset = (
+        ExampleDataset(examples, root)
+        if aligner_cache is None
+        else CachedAudioDataset(examples, root, aligner_cache)
+    )
     return DataLoader(
-        ExampleDataset(examples, root),
+        dataset,
         batch_sampler=batch_sampler,
         collate_fn=collate,
         num_workers=num_workers,

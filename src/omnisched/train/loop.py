@@ -30,6 +30,7 @@ from omnisched.data.example import Example
 from omnisched.data.manifest import read_split, write_notes, write_quarantine
 from omnisched.errors import ConfigError, TrainingError
 from omnisched.models.adapter import AudioLMAdapter
+from omnisched.models.aligner_cache import model_aligner_cache
 from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
@@ -221,6 +222,12 @@ def train(
         settings.seed,
         embeddings,
     )
+    audio_cache = None
+    freeze = recipe.model.freeze
+    frozen = freeze.audio_encoder and freeze.aligner and not plan.refresh_every
+    if settings.aligner_cache and frozen and any(e.modality == "speech" for e in examples):
+        adapter = AudioLMAdapter(model, tokenizer)
+        audio_cache = model_aligner_cache(examples, recipe.corpus, recipe.cache, adapter)
     model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
     if recipe.model.gradient_checkpointing:
         model.activation_checkpointing_enable(
@@ -286,6 +293,7 @@ def train(
         sampler,
         lambda items: (adapter.collate(items), [i.example.task for i in items]),
         num_workers=settings.num_workers,
+        aligner_cache=audio_cache,
     )
     log = MetricsLog(run_dir / "metrics.jsonl")
     batch_log = MetricsLog(run_dir / "batches.jsonl") if settings.log_batches else None

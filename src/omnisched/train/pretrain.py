@@ -145,7 +145,9 @@ def pretrain(
 
     text = text_examples(_sentences(speech))
     if settings.text_steps:
-        recipe = _stage_recipe(corpus, weights, settings, settings.text_steps, None, True, data)
+        recipe = _stage_recipe(
+            corpus, weights, settings, settings.text_steps, None, True, data, out / "cache"
+        )
         recipe = recipe.model_copy(
             update={
                 "schedule": _text_schedule(),
@@ -161,7 +163,9 @@ def pretrain(
     for longest, steps in [*stages, (None, settings.steps)]:
         joint = longest is None and settings.joint_last_stage
         frozen = settings.freeze_listener and not joint
-        recipe = _stage_recipe(corpus, weights, settings, steps, longest, frozen, data)
+        recipe = _stage_recipe(
+            corpus, weights, settings, steps, longest, frozen, data, out / "cache"
+        )
         run = out / ("run-all" if longest is None else f"run-at-most-{longest:g}s")
         auxiliary = None if frozen or settings.aligner_ctc_weight == 0 else continued
         weights = train(recipe, run, strict=strict, examples=examples, auxiliary=auxiliary)
@@ -234,6 +238,7 @@ def _stage_recipe(
     longest: float | None,
     frozen_listener: bool,
     data: DataSettings,
+    cache: Path,
 ) -> Recipe:
     """The recipe of one LLM speech stage: speech of at most ``longest`` seconds (None: all),
     the LLM's full parameters, the listener trained too unless ``frozen_listener``.
@@ -245,6 +250,7 @@ def _stage_recipe(
     return Recipe(
         name="pretrain",
         corpus=corpus,
+        cache=cache,
         data=data,
         model=ModelSettings(
             path=weights,
