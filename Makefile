@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint format clean
+.PHONY: demo test foundation lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ $(DEV_STAMP): $(STAMP)
 # another recipe on the same corpora and foundation: make demo RECIPE=recipes/demo-quick.yaml
 demo: $(STAMP)
 	$(BIN)/omnisched demo --out runs --recipe $(RECIPE)
+
+# the foundation from scratch (tens of minutes): runs/foundation, its card beside the shipped one
+foundation: $(STAMP)
+	$(BIN)/omnisched synth --out runs/pretrain-corpus --size 1600 --seed 1
+	$(BIN)/omnisched pretrain --corpus runs/pretrain-corpus --out runs/foundation
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests -q

@@ -52,7 +52,7 @@ class AlignerCache:
     def rows(self, example: Example) -> tuple[np.ndarray, int]:
         """The example's aligner rows [audio tokens, width] and its mel frame count."""
         i = self.index[clip_key(example)]
-        return np.asarray(self.outputs[self.offsets[i] : self.offsets[i + 1]]), int(self.frames[i])
+        return np.array(self.outputs[self.offsets[i] : self.offsets[i + 1]]), int(self.frames[i])
 
     @property
     def nbytes(self) -> int:

@@ -47,6 +47,7 @@ from omnisched.config import (
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
+from omnisched.data.synth.card import SYNTH_PARAMS
 from omnisched.eval.evaluate import evaluate_examples
 from omnisched.eval.metrics import wer_cer
 from omnisched.eval.normalize import ArabicNormalizer
@@ -177,6 +178,7 @@ def pretrain(
         "command": " ".join(sys.argv),
         "corpus": str(corpus),
         "corpus_fingerprint": corpus_fingerprint(corpus),
+        "corpus_synth": _synth_params(corpus),
         "settings": settings.model_dump(mode="json"),
         "train_seconds": round(time.perf_counter() - started, 1),
         "listener_test_cer": listener_cer,
@@ -185,6 +187,12 @@ def pretrain(
     card |= _generic_test_scores(out, test, corpus, settings)
     (out / CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False), encoding="utf-8")
     return card
+
+
+def _synth_params(corpus: Path) -> dict | None:
+    """The size and seed a synthesized corpus was made with (None for other corpora)."""
+    params = Path(corpus) / SYNTH_PARAMS
+    return json.loads(params.read_text(encoding="utf-8")) if params.is_file() else None
 
 
 def _sentences(speech: list[Example]) -> list[tuple[str, str, str]]:
