@@ -53,7 +53,7 @@ from omnisched.errors import ConfigError
 from omnisched.schedule.composers import balanced_counts
 from omnisched.seeding import derive_rng
 
-DEADLINE = 3  # candidate windows (K positions) between a position and its due draw
+DEADLINE = 6  # candidate windows (K positions) between a position and its due draw
 GRACE = 2  # with sort_window, candidate windows a due example may wait for its duration
 CACHE_BYTES = 64 << 20  # most memory the embedding row cache takes
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing of example indices to cache slots
