@@ -157,6 +157,10 @@ def _pretrain(args: argparse.Namespace) -> None:
     )
     asr = card["asr_test"]
     print(f"foundation at {args.out}: test CER {asr['cer']:.3f}, WER {asr['wer']:.3f}")
+    for task, scores in card.get("generic_test", {}).items():
+        print(f"  {task}: accuracy {scores['text']:.3f} on text, {scores['speech']:.3f} on speech")
+    if card.get("transfer_ratio") is not None:
+        print(f"  text-to-speech transfer of {card['held_out']}: {card['transfer_ratio']:.2f}")
 
 
 def _run_dir(args: argparse.Namespace, name: str) -> Path:
@@ -234,7 +238,15 @@ def _eval(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     from omnisched.demo import run_demo
 
-    run_demo(args.out, args.size, args.seed, args.recipe, args.pretrain_seed, args.pretrain_size)
+    run_demo(
+        args.out,
+        args.size,
+        args.seed,
+        args.recipe,
+        args.pretrain_seed,
+        args.pretrain_size,
+        rebuild_foundation=args.pretrain,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,10 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = commands.add_parser(
         "pretrain",
-        help="pre-train the tiny Qwen2.5-Omni foundation on ASR (cached)",
-        description="Trains a corpus tokenizer and a tiny Qwen2.5-Omni thinker from scratch on "
-        "every train speech row as ASR, saves it with save_pretrained and reports test CER on "
-        "held-out speakers. Reused when corpus and settings are unchanged. Pre-train on "
+        help="pre-train the tiny Qwen2.5-Omni foundation from scratch (cached)",
+        description="Trains a corpus tokenizer and a tiny Qwen2.5-Omni thinker from scratch: "
+        "the listener on a character CTC, the LLM on generic text tasks of every transcript, "
+        "then both on speech (ASR, the generic tasks asked of speech but one held out, text "
+        "replay). Saves it with save_pretrained and a card of test scores on held-out speakers: "
+        "ASR CER, every generic task on text and on speech, and the held-out task's "
+        "text-to-speech transfer. Reused when corpus and settings are unchanged. Pre-train on "
         "another corpus than the one you fine-tune on (the demo uses a second seed): a "
         "foundation that already knows the fine-tuning rows leaves fine-tuning nothing to gain "
         "on ASR.",
@@ -491,10 +506,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="the whole loop on the embedded default: synth, pretrain, train, eval, report",
-        description="Synthesizes the default corpus, pre-trains the tiny foundation (cached), "
-        "fine-tunes it with the recipe, evaluates both and writes <out>/<recipe name>/REPORT.md "
-        "(<out>/demo/ for the default recipe).",
+        help="the whole loop on the embedded default: synth, train, eval, report",
+        description="Synthesizes the default corpus, fine-tunes the shipped tiny foundation on it "
+        "with the recipe, evaluates both and writes <out>/<recipe name>/REPORT.md "
+        "(<out>/demo/ for the default recipe). With --pretrain, pre-trains a foundation from "
+        "scratch first, on a second corpus.",
+    )
+    demo.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="rebuild the foundation from scratch instead of starting from the shipped one "
+        "(tens of minutes on a laptop CPU; cached in <out>/foundation)",
     )
     demo.add_argument("--out", type=Path, default=Path("runs"))
     demo.add_argument("--size", type=int, default=800)
@@ -503,14 +525,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrain-seed",
         type=int,
         default=None,
-        help="seed of the corpus the foundation is pre-trained on (default: --seed + 1); "
+        help="with --pretrain: seed of the corpus the foundation is pre-trained on (default: "
+        "--seed + 1); "
         "it must differ from --seed, so that fine-tuning brings rows the foundation never heard",
     )
     demo.add_argument(
         "--pretrain-size",
         type=int,
         default=None,
-        help="size of the pre-training corpus (default 1600, twice the fine-tuning corpus; "
+        help="with --pretrain: size of the pre-training corpus (default 1600, twice the "
+        "fine-tuning corpus; "
         "the README's design notes say what was measured)",
     )
     demo.add_argument(
