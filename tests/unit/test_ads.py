@@ -42,9 +42,10 @@ def test_branch_and_bound_picks_exactly_the_greedy_farthest_candidates(seed, ear
     nearest = np.full(12, np.iinfo(np.int32).min, dtype=np.int32)
     progress = np.zeros(12, dtype=np.int64)
     ranked = _ranked(cache, rows, picks, earlier)
-    open_, taken = list(range(12)), earlier
+    open_, taken, recent = list(range(12)), earlier, earlier
     for _ in range(slots):
-        best = _farthest(cache, rows, picks, taken, earlier, nearest, progress, ranked)
+        best = _farthest(cache, rows, picks, taken, recent, nearest, progress, ranked)
+        recent = taken
         similar = cache[open_].astype(np.int64) @ picks[:taken].astype(np.int64).T
         scores = similar.max(axis=1) if taken else np.full(len(open_), -1)
         assert best == open_[int(np.argmin(scores))]  # the first of equals

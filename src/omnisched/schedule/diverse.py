@@ -381,6 +381,24 @@ def _spans(used, offsets, start, frontier):
     return spans, bits
 
 
+_compiled = False
+
+
+def _compile() -> None:
+    """Compiles the per-batch kernels (or loads them from numba's cache) once per process, on
+    a tiny composer: a composer's setup pays for it, not its first batch."""
+    global _compiled
+    if _compiled:
+        return
+    _compiled = True
+    strata = [Stratum("t", "a", np.arange(3)), Stratum("t", "b", np.arange(3, 6))]
+    rows = np.ones((6, 2), dtype=np.float16)
+    for sort_window in (0, 2):
+        composer = DiverseComposer(strata, rows, 2, 0, 0, np.ones(6), sort_window)
+        composer.compose(0, 4)
+        composer.state_dict()
+
+
 class DiverseComposer:
     """ADS: task- then label-balanced batches, farthest-point picks on aligner embeddings (see
     the module docstring).
@@ -445,6 +463,7 @@ class DiverseComposer:
         self._claims = np.empty(0, dtype=np.int64)  # the last batch that used each cache row
         self._stamp = 0
         self._cache = np.empty((0, 0), dtype=np.int16)
+        _compile()
 
     @property
     def embeddings(self) -> np.ndarray:
