@@ -72,7 +72,13 @@ def _validate(args: argparse.Namespace) -> None:
         args.corpus, args.strict, _data_settings(args), check
     )
     print(corpus_card(args.corpus, examples))
-    print(f"## Quarantine\n\n{len(quarantined)} row(s) quarantined")
+    at_import = _import_quarantine(args.corpus)
+    print(
+        f"## Quarantine\n\n{len(quarantined) + sum(at_import.values())} row(s) quarantined: "
+        f"{len(quarantined)} when read now, {sum(at_import.values())} at import"
+    )
+    for file, count in at_import.items():
+        print(f"- {file}: {count} source row(s) quarantined at import")
     for row in quarantined:
         print(f"- {row.file}:{row.line} field '{row.field}': {row.reason}")
     if quarantined:
@@ -86,6 +92,20 @@ def _validate(args: argparse.Namespace) -> None:
     if notes:
         count = write_notes(args.corpus / "notes.jsonl", notes)
         print(f"\nwritten to {args.corpus / 'notes.jsonl'} ({count} rows)")
+
+
+def _import_quarantine(root: Path) -> dict[Path, int]:
+    """Rows each split's import quarantined (``<split>/import-quarantine.jsonl``), by file."""
+    from omnisched.data.importers.run import QUARANTINE_NAME
+    from omnisched.data.manifest import SPLITS
+
+    counts = {}
+    for split in SPLITS:
+        path = root / split / QUARANTINE_NAME
+        if path.is_file():
+            with path.open(encoding="utf-8") as lines:
+                counts[path] = sum(1 for line in lines if line.strip())
+    return counts
 
 
 def _import(args: argparse.Namespace) -> None:
@@ -105,8 +125,15 @@ def _import(args: argparse.Namespace) -> None:
         link=args.link,
         append=args.append,
         strict=args.strict,
+        unvalidated=args.unvalidated,
     )
     report = import_corpus(args.format, args.src, args.out, options)
+    if not report.written:
+        print(describe(report))
+        raise OmnischedError(
+            f"no row of {args.src} could be imported; see {report.quarantine_file} "
+            "(no manifest was written: fix the source and run the same command again)"
+        )
     examples, _, _ = _read_corpus(args.out, strict=False)
     card = corpus_card(args.out, examples)
     (args.out / "CORPUS.md").write_text(card, encoding="utf-8")
@@ -362,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importing.add_argument(
         "--append", action="store_true", help="add rows to an existing manifest of the split"
+    )
+    importing.add_argument(
+        "--unvalidated",
+        action="store_true",
+        help="speechmassive: also import rows whose is_validated is false (quarantined otherwise)",
     )
     importing.add_argument("--strict", action="store_true", help="fail on the first bad row")
     importing.set_defaults(func=_import)

@@ -253,7 +253,8 @@ def test_common_voice_tsv_with_mp3_clips(tmp_path):
     reasons = quarantine(report)
     assert reasons[("train.tsv", 4)][0] == "audio" and "not found" in reasons[("train.tsv", 4)][1]
     assert reasons[("train.tsv", 5)][0] == "sentence"
-    assert reasons[("train.tsv", 6)] == ("<row>", "2 fields, the header has 11")
+    assert reasons[("train.tsv", 6)][0] == "<row>"
+    assert reasons[("train.tsv", 6)][1].startswith("2 TAB-separated fields, the header has 11")
     assert len(rows_by_id) == 2
 
 

@@ -25,6 +25,8 @@ from omnisched.data.importers.base import (
 )
 from omnisched.data.manifest import QuarantinedRow
 
+EPSILON = 1e-3  # seconds: lhotse rounds times to milliseconds
+
 
 def _lines(src: Path) -> Iterator[str]:
     opener = gzip.open if src.suffix == ".gz" else open
@@ -43,12 +45,35 @@ def _channel(cut: dict) -> int:
     return channel
 
 
-def _audio(cut: dict, base: Path) -> AudioRef:
+def _span(cut: dict, supervision: dict) -> tuple[float, float]:
+    """(start into the recording, duration) of the supervised part of the cut: the whole cut,
+    or the part its supervision covers (lhotse supervision times are relative to the cut)."""
+    start, duration = float(cut.get("start", 0.0)), float(cut["duration"])
+    offset = float(supervision.get("start", 0.0))
+    length = float(supervision.get("duration", duration - offset))
+    if offset < -EPSILON or offset + length > duration + EPSILON or length <= 0:
+        raise RowProblem(
+            "supervisions",
+            f"the supervision {offset:.3f}+{length:.3f} s lies outside the {duration:.3f} s cut",
+        )
+    if abs(offset) <= EPSILON and abs(length - duration) <= EPSILON:
+        return start, duration
+    return start + offset, length
+
+
+def _audio(cut: dict, base: Path, span: tuple[float, float]) -> AudioRef:
     recording = cut.get("recording")
     if not isinstance(recording, dict):
         raise RowProblem("recording", "the cut has no recording (feature-only cuts are skipped)")
-    if recording.get("transforms"):
-        raise RowProblem("recording", "recording transforms (speed, resample ...) are not applied")
+    transforms = recording.get("transforms") or []
+    for transform in transforms:
+        name = transform.get("name") if isinstance(transform, dict) else None
+        if name != "Resample":  # every clip is resampled to 16 kHz anyway
+            raise RowProblem(
+                "recording",
+                f"recording transform {name or transform!r:.40} is not applied (only Resample, "
+                "which import does itself, is read)",
+            )
     channel = _channel(cut)
     source = next(
         (s for s in recording.get("sources", []) if channel in s.get("channels", [])), None
@@ -61,8 +86,8 @@ def _audio(cut: dict, base: Path) -> AudioRef:
     channels = source["channels"]
     return AudioRef(
         path=path if path.is_absolute() else base / path,
-        start=float(cut.get("start", 0.0)),
-        duration=float(cut["duration"]),
+        start=span[0],
+        duration=span[1],
         channel=channels.index(channel) if len(channels) > 1 else None,
     )
 
@@ -95,6 +120,12 @@ def _draft(cut: Any, src: Path, line: int, raw: str, options: ImportOptions) -> 
         target = label
     meta = {key: supervision[key] for key in ("speaker", "gender") if supervision.get(key)}
     meta["cut"] = cut.get("id")
+    span = _span(cut, supervision)
+    if span != (float(cut.get("start", 0.0)), float(cut["duration"])):
+        meta["supervision"] = (
+            f"the supervision covers {span[1]:.3f} s of the {float(cut['duration']):.3f} s cut; "
+            "only that part is imported"
+        )
     return Draft(
         str(src),
         line,
@@ -102,7 +133,7 @@ def _draft(cut: Any, src: Path, line: int, raw: str, options: ImportOptions) -> 
         str(cut.get("id") or f"{src.name}-{line}"),
         options.task,
         target,
-        audio=_audio(cut, options.media_dir or src.parent),
+        audio=_audio(cut, options.media_dir or src.parent, span),
         language=supervision.get("language") or None,
         label=label,
         transcript=transcript,

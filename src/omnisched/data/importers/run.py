@@ -10,7 +10,9 @@ staging file and moved into place at the end, so a failed import leaves no half 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -21,9 +23,17 @@ from pydantic import ValidationError
 
 from omnisched.data.example import Example
 from omnisched.data.importers import IMPORTERS
-from omnisched.data.importers.base import Draft, Importer, ImportOptions, RowProblem, language_of
+from omnisched.data.importers.base import (
+    Draft,
+    Importer,
+    ImportOptions,
+    RowProblem,
+    language_of,
+    normalized_text,
+)
 from omnisched.data.importers.media import place_audio
 from omnisched.data.manifest import (
+    SPLITS,
     QuarantinedRow,
     first_error,
     manifest_path,
@@ -48,6 +58,7 @@ class ImportReport:
     audio: Counter[str] = field(default_factory=Counter)
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     quarantine_file: Path | None = None
+    written: bool = True  # False: no row was valid, and no manifest was written
 
 
 def get_importer(name: str) -> Importer:
@@ -69,8 +80,20 @@ def _resolved(importer: Importer, options: ImportOptions) -> ImportOptions:
         raise ConfigError(
             f"{importer.name} yields the tasks {', '.join(importer.tasks)}; not '{task}'"
         )
-    if options.language is not None and not LANGUAGE_CODE.fullmatch(options.language):
-        raise ConfigError(f"--language {options.language}: a language code (ar, en ...) expected")
+    if options.split not in SPLITS:
+        raise ConfigError(
+            f"--split {options.split}: omnisched reads the splits {', '.join(SPLITS)} only; "
+            "name the part of the source to read with --source-split (e.g. --split dev "
+            "--source-split validation)"
+        )
+    language = options.language
+    if language is not None:
+        language = language_of(language)
+        if not LANGUAGE_CODE.fullmatch(language):
+            raise ConfigError(
+                f"--language {options.language}: a language code (ar, en, eng ...) or an English "
+                "language name expected"
+            )
     if options.language is None and not importer.language_in_source:
         raise ConfigError(f"{importer.name} sources say nothing of their language; pass --language")
     labels = get_task(task).labels if task is not None else ()
@@ -80,7 +103,7 @@ def _resolved(importer: Importer, options: ImportOptions) -> ImportOptions:
                 f"--label-map {source}={label}: '{label}' is not in the label set of '{task}' "
                 f"({', '.join(labels)})"
             )
-    return replace(options, task=task)
+    return replace(options, task=task, language=language)
 
 
 def _example_id(key: str) -> str:
@@ -98,7 +121,7 @@ def _validated(**fields) -> Example:
 class _Converter:
     """Turns drafts into Examples for one import, keeping the ids already used."""
 
-    def __init__(self, fmt: str, out: Path, options: ImportOptions, ids: set[str]) -> None:
+    def __init__(self, fmt: str, out: Path, options: ImportOptions, ids: dict[str, str]) -> None:
         self.fmt, self.out, self.options, self.ids = fmt, out, options, ids
         self.placed: list[Path] = []
 
@@ -134,9 +157,17 @@ class _Converter:
             meta["source_label"] = source
         return label, label
 
-    def _unused(self, key: str) -> str:
+    def _unused(self, key: str, task: str | None = None) -> str:
+        """``key``, or ``key-<task>`` when ``key`` is already a row of another task (the same
+        source imported for a second task); RowProblem when that is taken too."""
+        if key in self.ids and task is not None and self.ids[key] != task:
+            key = f"{key}-{task}"
         if key in self.ids:
-            raise RowProblem("id", f"duplicate id '{key}'")
+            raise RowProblem(
+                "id",
+                f"duplicate id '{key}' (already a {self.ids[key]} row); give this import its own "
+                "ids with --id-prefix",
+            )
         return key
 
     def examples(self, draft: Draft, report: ImportReport) -> list[Example]:
@@ -147,23 +178,27 @@ class _Converter:
         }
         language = self._language(draft, meta)
         label, target = self._label(draft, meta)
-        example_id = self._unused(_example_id(self.options.id_prefix + draft.key))
+        if label is None and normalized_text(target) != target:
+            meta["source_target"] = target
+            target = normalized_text(target)
+        transcript = normalized_text(draft.transcript) if draft.transcript else None
+        example_id = self._unused(_example_id(self.options.id_prefix + draft.key), draft.task)
         common = {"task": draft.task, "language": language, "target": target, "label": label}
         if draft.audio is None:
             row = _validated(
                 id=example_id, modality="text", input_text=draft.input_text, meta=meta, **common
             )
-            self.ids.add(example_id)
+            self.ids[example_id] = draft.task
             report.text += 1
             return [row]
 
         twin_id = f"{example_id}-text"
-        twin = self.options.text_twins and draft.transcript
+        twin = self.options.text_twins and transcript
         if twin:
-            self._unused(twin_id)
+            twin_id = self._unused(f"{example_id}-text")
             meta["twin"] = twin_id
-        if draft.transcript:
-            meta["transcript"] = draft.transcript
+        if transcript:
+            meta["transcript"] = transcript
         split_dir = self.out / self.options.split
         placed = place_audio(
             draft.audio, split_dir / "audio" / draft.task / example_id, self.options.link
@@ -187,7 +222,7 @@ class _Converter:
                     _validated(
                         id=twin_id,
                         modality="text",
-                        input_text=draft.transcript,
+                        input_text=transcript,
                         meta={"twin": example_id},
                         **common,
                     )
@@ -195,22 +230,23 @@ class _Converter:
         except RowProblem:
             placed.path.unlink(missing_ok=True)
             raise
-        self.ids.update(row.id for row in rows)
+        self.ids.update((row.id, row.task) for row in rows)
         report.audio[placed.action] += 1
         report.speech += 1
         report.text += len(rows) - 1
         return rows
 
 
-def _existing_ids(path: Path, out: Path, options: ImportOptions) -> set[str]:
+def _existing_ids(path: Path, out: Path, options: ImportOptions) -> dict[str, str]:
+    """id → task of every row already in the split's manifest."""
     if not path.exists():
-        return set()
+        return {}
     if not options.append:
         raise ConfigError(
             f"{path} exists; pass --append to add rows to it, or import into another --out "
             "or --split"
         )
-    return {example.id for example in read_manifest(path, root=out).examples}
+    return {example.id: example.task for example in read_manifest(path, root=out).examples}
 
 
 def import_corpus(fmt: str, src: Path, out: Path, options: ImportOptions) -> ImportReport:
@@ -221,6 +257,7 @@ def import_corpus(fmt: str, src: Path, out: Path, options: ImportOptions) -> Imp
     if not src.exists():
         raise ConfigError(f"{src}: no such file or directory")
     path = manifest_path(out, options.split)
+    created = [folder for folder in (out, path.parent) if not folder.exists()]
     converter = _Converter(fmt, out, options, _existing_ids(path, out, options))
     report = ImportReport(manifest=path)
 
@@ -245,13 +282,17 @@ def import_corpus(fmt: str, src: Path, out: Path, options: ImportOptions) -> Imp
 
     staged = path.with_name(path.name + ".importing")
     try:
-        write_manifest(staged, rows())
+        written = write_manifest(staged, rows())
     except BaseException:
         staged.unlink(missing_ok=True)
         for placed in converter.placed:
             placed.unlink(missing_ok=True)
+        _remove_created(created)
         raise
-    if path.exists():
+    if written == 0:  # nothing valid: no (empty) manifest, so the corrected re-run is not refused
+        staged.unlink()
+        report.written = False
+    elif path.exists():
         with path.open("a", encoding="utf-8") as manifest:
             manifest.write(staged.read_text(encoding="utf-8"))
         staged.unlink()
@@ -263,7 +304,20 @@ def import_corpus(fmt: str, src: Path, out: Path, options: ImportOptions) -> Imp
         report.quarantine_file = quarantine
     elif not options.append:
         quarantine.unlink(missing_ok=True)
+    if written == 0 and not report.quarantined:
+        _remove_created(created)
     return report
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Removes the folders this import created (innermost first), so a failed import leaves
+    no empty split behind."""
+    for folder in reversed(created):
+        if folder == created[-1]:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):  # not empty: something else lives there
+                folder.rmdir()
 
 
 def parse_label_map(value: str) -> dict[str, str]:
@@ -288,7 +342,9 @@ def describe(report: ImportReport, shown: int = 20) -> str:
     audio = report.audio
     lines = [
         f"imported {report.speech + report.text} rows into {report.manifest}: "
-        f"{report.speech} speech, {report.text} text",
+        f"{report.speech} speech, {report.text} text"
+        if report.written
+        else f"no valid row: nothing imported, {report.manifest} not written",
         f"audio: {audio['copied']} copied, {audio['linked']} hard-linked, {audio['converted']} "
         f"converted to 16 kHz mono FLAC, {audio['cut']} cut out of longer recordings",
         f"{len(report.quarantined)} row(s) quarantined"

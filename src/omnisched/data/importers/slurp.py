@@ -55,7 +55,7 @@ def _entity(entity: object, tokens: list) -> tuple[str, str]:
 def _entities(row: dict) -> list[tuple[str, str]]:
     annotation = row.get("sentence_annotation")
     if isinstance(annotation, str):
-        return annotated_entities(annotation)
+        return annotated_entities(annotation, "sentence_annotation")
     entities = row.get("entities")
     if not isinstance(entities, list):
         raise RowProblem("entities", "neither sentence_annotation nor an entities list")

@@ -28,7 +28,9 @@ from omnisched.data.manifest import QuarantinedRow
 from omnisched.errors import ConfigError
 from omnisched.tasks import slu_target
 
-SPLIT_ALIASES = {"dev": "validation", "validation": "dev"}
+# omnisched split → Speech-MASSIVE's own split names (train_115 is the few-shot train split
+# every locale has; some locales also have a full "train")
+SPLIT_ALIASES = {"dev": ("validation",), "train": ("train_115",), "validation": ("dev",)}
 SPEAKER_FIELDS = ("speaker_sex", "speaker_age", "speaker_first_language")
 
 
@@ -46,7 +48,8 @@ def _load(src: Path, options: ImportOptions):
         raise ConfigError(f"{src}: not a dataset saved with save_to_disk ({error})") from None
     if isinstance(saved, datasets.DatasetDict):
         name = options.source_split or options.split
-        name = name if name in saved else SPLIT_ALIASES.get(name, name)
+        if name not in saved:
+            name = next((a for a in SPLIT_ALIASES.get(name, ()) if a in saved), name)
         if name not in saved:
             raise ConfigError(
                 f"{src}: no split '{name}' (splits: {', '.join(saved)}); name one with "
@@ -86,7 +89,9 @@ def _draft(row: dict, src: Path, line: int, features: dict, options: ImportOptio
         scenario = _named(row, "scenario_str", "scenario", features)
         intent = _named(row, "intent_str", "intent_idx", features)
         action = intent.removeprefix(f"{scenario}_")
-        target = slu_target(scenario, action, annotated_entities(text_field(row, "annot_utt")))
+        target = slu_target(
+            scenario, action, annotated_entities(text_field(row, "annot_utt"), "annot_utt")
+        )
     audio = row.get("audio") or {}
     if audio.get("bytes"):
         ref = AudioRef(data=audio["bytes"])
@@ -117,6 +122,15 @@ def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
     dataset = _load(src, options)
     features = dict(dataset.features)
     for line, row in enumerate(dataset, start=1):
+        if row.get("is_validated") is False and not options.unvalidated:
+            yield quarantined(
+                src,
+                line,
+                _raw(row),
+                "is_validated",
+                "the recording is not validated (pass --unvalidated to import such rows)",
+            )
+            continue
         try:
             yield _draft(row, src, line, features, options)
         except RowProblem as problem:
@@ -129,9 +143,10 @@ IMPORTER = Importer(
     tasks=("slu", "asr"),
     help="""\
 speechmassive: Speech-MASSIVE saved with datasets' save_to_disk (a Dataset, or a DatasetDict
-  whose split --source-split, default <split>, dev ↔ validation, is read). Columns: audio
-  (stored bytes, else path under --media-dir), utt, annot_utt, scenario_str / scenario,
-  intent_str / intent_idx (ClassLabel names), locale, speaker_id.
+  whose split --source-split is read; default <split>, dev → validation, train → train_115 when
+  there is no train). Rows with is_validated false are quarantined unless --unvalidated.
+  Columns: audio (stored bytes, else path under --media-dir), utt, annot_utt, scenario_str /
+  scenario, intent_str / intent_idx (ClassLabel names), locale, speaker_id, is_validated.
   task: slu (target: {"scenario", "action" = intent without "<scenario>_", "entities" from the
   [type : filler] spans of annot_utt}) or asr (target: utt); language: the locale's language
   (ar-SA → ar; the locale kept in meta.locale), --language overrides; utt → meta.transcript.""",
