@@ -3,12 +3,15 @@
 The audio column holds what a Hugging Face ``datasets`` Audio feature stores in parquet: a
 struct ``{"bytes", "path"}``; the bytes are used when present, otherwise the path (relative
 paths under ``--media-dir``, default the parquet file's folder). SRC is a parquet file or a
-folder of them (read in sorted order).
+folder of them (read in sorted order); in a folder laid out as the Hub ships Mega-SSum
+(``data/core-00000-of-00010.parquet`` ..., or ``core/0000.parquet``) one split is read: core,
+duc2003, validation or test.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,11 +31,47 @@ AUDIO_COLUMN = "audio"
 LANGUAGE_COLUMNS = ("language", "locale")
 
 
-def _parquet_files(src: Path) -> list[Path]:
-    files = sorted(src.rglob("*.parquet")) if src.is_dir() else [src]
+# Mega-SSum's published splits, and the omnisched split each is read into by default
+SPLIT_DEFAULTS = {"train": "core", "dev": "validation", "test": "test"}
+_SHARD = re.compile(r"(?P<split>[A-Za-z0-9_]+)-\d+-of-\d+")
+
+
+def _split_of(file: Path, src: Path) -> str | None:
+    """The split a parquet file holds in a Hugging Face layout: ``data/<split>-00000-of-00002
+    .parquet`` (the dataset repository) or ``<split>/0000.parquet`` (refs/convert/parquet)."""
+    shard = _SHARD.fullmatch(file.stem)
+    if shard:
+        return shard["split"]
+    if file.stem.isdigit() and file.parent != src:
+        return file.parent.name
+    return None
+
+
+def _parquet_files(src: Path, options: ImportOptions) -> list[Path]:
+    """The parquet files to read: SRC itself, or those of one split of a folder laid out as
+    the Hub ships it (--source-split; default core / validation / test for train / dev /
+    test), or every file of a folder without splits."""
+    if not src.is_dir():
+        return [src]
+    files = sorted(src.rglob("*.parquet"))
     if not files:
         raise ConfigError(f"{src}: no *.parquet file")
-    return files
+    splits = {file: _split_of(file, src) for file in files}
+    found = sorted({split for split in splits.values() if split is not None})
+    if not found:
+        if options.source_split is not None:
+            raise ConfigError(
+                f"{src}: --source-split {options.source_split}, but the parquet files are not "
+                "named by split (<split>-00000-of-00001.parquet or <split>/0000.parquet)"
+            )
+        return files
+    name = options.source_split or SPLIT_DEFAULTS.get(options.split, options.split)
+    chosen = [file for file, split in splits.items() if split == name]
+    if not chosen:
+        raise ConfigError(
+            f"{src}: no split '{name}' (splits: {', '.join(found)}); name one with --source-split"
+        )
+    return chosen
 
 
 def _raw(row: dict) -> str:
@@ -83,7 +122,7 @@ def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
     except ImportError:
         raise ConfigError("megassum needs pyarrow: pip install 'omnisched[formats]'") from None
 
-    for file in _parquet_files(src):
+    for file in _parquet_files(src, options):
         line = 0
         for batch in pq.ParquetFile(file).iter_batches(batch_size=64):
             for row in batch.to_pylist():
@@ -99,7 +138,9 @@ IMPORTER = Importer(
     read=read,
     tasks=("ssum", "asr"),
     help="""\
-megassum: Mega-SSum-style parquet (a file, or a folder of *.parquet) with columns
+megassum: Mega-SSum-style parquet (a file, or a folder of *.parquet: as the Hub ships it,
+  data/<split>-00000-of-0000N.parquet, the split --source-split, default core for train,
+  validation for dev, test for test; duc2003 by name) with columns
   transcription, summary, audio ({bytes, path} as a datasets Audio feature stores it; bytes
   first, else the path under --media-dir, default the file's folder), optional id, language.
   task: ssum (target: summary) or asr (target: transcription); language: the language or
