@@ -205,7 +205,7 @@ def test_half_and_single_precision_rows_give_the_same_batches():
 
 def test_new_embeddings_replace_the_cached_rows():
     old = clustered_embeddings(400, seed=5)
-    new = clustered_embeddings(400, seed=6)
+    new = clustered_embeddings(400, width=24, seed=6)
     strata = _strata([[200], [200]])
     live = DiverseComposer(strata, old, 16, 0, 0)
     for step in range(10):

@@ -471,10 +471,11 @@ class DiverseComposer:
 
     @embeddings.setter
     def embeddings(self, matrix: np.ndarray) -> None:
-        """A new matrix (refreshed embeddings) empties the row cache."""
+        """A new matrix (refreshed embeddings) drops the row cache."""
         if matrix is not self._embeddings:
             self._embeddings = matrix
-            self._tags[:] = -1
+            self._tags = np.empty(0, dtype=np.int64)
+            self._cache = np.empty((0, 0), dtype=np.int16)
 
     def _start_epoch(self, j: int, epoch: int) -> None:
         walk = self.cursors[self.names[j]]
