@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from omnisched.cli import main
 from omnisched.data.audio import write_audio
@@ -101,3 +103,68 @@ def test_validate_command_prints_the_quarantine(corpus: Path, capsys):
     assert "1 row(s) quarantined" in out and ":2 field 'target': empty target" in out
     assert (corpus / "quarantine.jsonl").is_file()
     assert main(["validate", str(corpus), "--strict"]) == 2
+
+
+def _counted(monkeypatch) -> list[Path]:
+    """Records every audio file the manifest reader decodes or inspects itself."""
+    import omnisched.data.manifest as manifest_module
+
+    calls: list[Path] = []
+    real = manifest_module.inspect_audio
+
+    def counting(path, decode=True):
+        calls.append(Path(path))
+        return real(path, decode=decode)
+
+    monkeypatch.setattr(manifest_module, "inspect_audio", counting)
+    return calls
+
+
+def test_audio_verdicts_are_cached_and_a_changed_file_is_checked_again(corpus, monkeypatch):
+    from omnisched.data.manifest import AUDIO_CACHE_NAME, DataSettings
+
+    write_audio(corpus / "train" / "audio" / "b.wav", np.zeros(4000, dtype=np.float32))
+    rows = [speech_row(), speech_row(id="dialect-2", audio="train/audio/b.wav", duration_s=0.25)]
+    path = corpus / "train" / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    calls = _counted(monkeypatch)
+
+    assert len(read_manifest(path).examples) == 2 and len(calls) == 2
+    assert (corpus / AUDIO_CACHE_NAME).is_file()
+    calls.clear()
+    assert len(read_manifest(path).examples) == 2 and calls == []  # nothing decoded again
+
+    # replaced by a file of the same length holding NaN: re-checked and quarantined
+    bad = np.zeros(4000, dtype=np.float32)
+    bad[10] = np.nan
+    sf.write(str(corpus / "train" / "audio" / "b.wav"), bad, 16_000, subtype="FLOAT")
+    manifest = read_manifest(path)
+    assert [p.name for p in calls] == ["b.wav"]
+    assert [q.field for q in manifest.quarantined] == ["audio"]
+    assert "NaN" in manifest.quarantined[0].reason
+
+    # a header-only verdict does not stand for a decoded one
+    calls.clear()
+    write_audio(corpus / "train" / "audio" / "b.wav", np.zeros(4000, dtype=np.float32))
+    read_manifest(path, settings=DataSettings(decode_audio=False))
+    read_manifest(path)
+    assert [p.name for p in calls] == ["b.wav", "b.wav"]
+
+    # same size and modification time, other bytes: only the hash mode sees it
+    audio = corpus / "train" / "audio" / "a.wav"
+    before = audio.stat()
+    write_audio(audio, np.full(8000, 0.5, dtype=np.float32))
+    os.utime(audio, ns=(before.st_atime_ns, before.st_mtime_ns))
+    calls.clear()
+    hashed = DataSettings(audio_cache="hash")
+    read_manifest(path, settings=hashed)  # builds the hashed entries
+    calls.clear()
+    read_manifest(path, settings=hashed)
+    assert calls == []
+    write_audio(audio, np.full(8000, 0.25, dtype=np.float32))
+    os.utime(audio, ns=(before.st_atime_ns, before.st_mtime_ns))
+    read_manifest(path, settings=hashed)
+    assert [p.name for p in calls] == ["a.wav"]
+    calls.clear()
+    read_manifest(path, settings=DataSettings(audio_cache="off"))
+    assert len(calls) == 2

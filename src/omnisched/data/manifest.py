@@ -11,16 +11,24 @@ Every audio file is decoded in full by default (``decode_audio``), in a few thre
 does not reveal a truncated FLAC or NaN samples, and a bad file found mid-training would stop
 the run. With ``decode_audio: false`` only headers are read; such a file then raises an
 AudioError naming it when a batch loads it.
+
+A file that passed is checked once, not at every read: its verdict (frames, rate, channels)
+is kept in ``<corpus>/.audio-checks.json`` under its path, size, modification time and inode
+(``audio_cache: hash`` adds a SHA-256 of its bytes), so a changed or replaced file is decoded
+again. Failed files are never cached; ``audio_cache: off`` checks every file every time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import itertools
 import json
 import math
 import os
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -29,7 +37,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from omnisched.data.audio import MAX_SECONDS, SAMPLE_RATE, inspect_audio
+from omnisched.data.audio import MAX_SECONDS, SAMPLE_RATE, AudioInfo, inspect_audio
 from omnisched.data.example import Example
 from omnisched.errors import AudioError, ManifestError
 from omnisched.tasks import TASKS
@@ -38,6 +46,7 @@ SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MANIFEST_NAME = "manifest.jsonl"
 CHUNK_ROWS = 4096  # rows parsed and checked together; bounds memory and the threads' queue
 THREADED_ROWS = 8  # audio of fewer speech rows than this is checked without threads
+AUDIO_CACHE_NAME = ".audio-checks.json"
 
 
 class DataSettings(BaseModel):
@@ -62,6 +71,12 @@ class DataSettings(BaseModel):
     )
     duration_tolerance: float = Field(
         0.05, ge=0, description="largest relative gap between a row's duration_s and its file"
+    )
+    audio_cache: Literal["stat", "hash", "off"] = Field(
+        "stat",
+        description="reuse the verdict on an audio file checked before (kept in "
+        "<corpus>/.audio-checks.json) while its size, modification time and inode are unchanged "
+        "(stat), or also its SHA-256 (hash); off checks every file at every read",
     )
 
 
@@ -181,6 +196,76 @@ class _Row:
     notes: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _VerdictCache:
+    """Audio files that passed their check, by path: the file's identity when checked (size,
+    modification time, inode, and SHA-256 in ``hash`` mode), whether it was decoded, and what
+    it holds. A file whose identity changed is checked again."""
+
+    def __init__(self, root: Path, mode: str) -> None:
+        self.path, self.mode = root / AUDIO_CACHE_NAME, mode
+        self.entries: dict[str, dict] = {}
+        self.changed = False
+        self.lock = threading.Lock()
+        if mode == "off":
+            return
+        try:
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(loaded, dict) and loaded.get("version") == 1:
+            self.entries = loaded.get("files", {})
+
+    def _identity(self, path: Path) -> list:
+        stat = path.stat()
+        identity: list = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        if self.mode == "hash":
+            digest = hashlib.sha256()
+            with path.open("rb") as data:
+                for block in iter(lambda: data.read(1 << 20), b""):
+                    digest.update(block)
+            identity.append(digest.hexdigest())
+        return identity
+
+    def check(self, path: Path, decode: bool) -> AudioInfo:
+        """What ``path`` holds: from the cache while the file is unchanged, else checked by
+        ``inspect_audio`` (AudioError when it fails) and remembered."""
+        if self.mode == "off":
+            return inspect_audio(path, decode=decode)
+        try:
+            identity = self._identity(path)
+        except OSError:  # AudioError from inspect_audio names the problem
+            return inspect_audio(path, decode=decode)
+        entry = self.entries.get(str(path))
+        if entry and entry.get("identity") == identity and (entry.get("decoded") or not decode):
+            return AudioInfo(entry["frames"], entry["rate"], entry["channels"])
+        info = inspect_audio(path, decode=decode)
+        with self.lock:
+            self.entries[str(path)] = {
+                "identity": identity,
+                "decoded": decode,
+                "frames": info.frames,
+                "rate": info.rate,
+                "channels": info.channels,
+            }
+            self.changed = True
+        return info
+
+    def save(self) -> None:
+        """Writes the cache when it changed (atomically; a read-only corpus keeps no cache)."""
+        if not self.changed:
+            return
+        temporary = None
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=".audio-checks", dir=self.path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"version": 1, "files": self.entries}, out)
+            os.replace(temporary, self.path)
+        except OSError:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+
 class _AudioCheck:
     """The checks of a speech row's audio file, against one corpus root and settings."""
 
@@ -188,6 +273,7 @@ class _AudioCheck:
         self.root = root
         self.resolved_root = root.resolve()
         self.settings = settings
+        self.cache = _VerdictCache(root, settings.audio_cache)
 
     def _path(self, audio: str) -> Path:
         try:
@@ -218,7 +304,7 @@ class _AudioCheck:
         try:
             path = self._path(example.audio)
             try:
-                info = inspect_audio(path, decode=self.settings.decode_audio)
+                info = self.cache.check(path, decode=self.settings.decode_audio)
             except AudioError as error:
                 raise _Invalid("audio", f"{example.audio}: {error.reason}") from None
             seconds = self._check_duration(example, info.seconds)
@@ -339,6 +425,7 @@ def read_manifest(
                 seen.update([row.example.id, *(piece.id for piece in row.pieces)])
                 manifest.examples.extend(row.pieces)
                 manifest.notes += [Note(str(path), row.line, *note) for note in row.notes]
+    audit.cache.save()
     return manifest
 
 
