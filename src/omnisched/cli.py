@@ -349,8 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reads SRC in FORMAT and writes DIR/<split>/manifest.jsonl, with audio "
         "under DIR/<split>/audio/<task>/ as 16 kHz mono (copied when it already is, else "
         "converted with soxr to FLAC, the change noted in meta.audio_note; never truncated: a "
-        "clip over 30 s is quarantined). Bad rows go to DIR/<split>/import-quarantine.jsonl "
-        "with file, line, field and reason. Prints the corpus card (also DIR/CORPUS.md).",
+        "clip over 30 s is quarantined). Targets are normalised (NFC; bidi marks, zero-width "
+        "space and tatweel removed; the original kept in meta.source_target). Bad rows go to "
+        "DIR/<split>/import-quarantine.jsonl with file, line, field and reason; when no row is "
+        "valid no manifest is written. Prints the corpus card (also DIR/CORPUS.md).",
         epilog="formats, their layout and their task / label / language mapping:\n\n"
         + "\n\n".join(importer.help for importer in IMPORTERS.values())
         + "\n\nA label outside the task's label set (tasks.py) is quarantined, never changed: "
@@ -359,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("format", choices=list(IMPORTERS), metavar="FORMAT", help="see below")
     importing.add_argument("src", type=Path, metavar="SRC", help="file or folder to import")
     importing.add_argument("--out", type=Path, required=True, help="corpus directory")
-    importing.add_argument("--split", default="train", help="split to write (default train)")
+    importing.add_argument(
+        "--split",
+        default="train",
+        choices=["train", "dev", "test"],
+        help="split to write (default train); the source's own split names go to --source-split",
+    )
     importing.add_argument("--task", default=None, help="task, where the format allows a choice")
     importing.add_argument(
         "--language", default=None, help="language code (ar, en ...); overrides the source's"
@@ -376,7 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument(
         "--source-split",
         default=None,
-        help="part of SRC to read: Common Voice TSV name, DatasetDict split (default: --split)",
+        help="part of SRC to read: Common Voice TSV name, DatasetDict split, Mega-SSum split, "
+        "LLaMA-Factory dataset_info.json entry (default: from --split)",
     )
     importing.add_argument("--id-prefix", default="", help="prefix of every example id")
     importing.add_argument(

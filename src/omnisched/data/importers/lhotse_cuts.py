@@ -169,8 +169,12 @@ lhotse: a lhotse cut manifest (cuts.jsonl.gz or .jsonl), parsed as JSON (lhotse 
   needed). One MonoCut with one supervision per example (others quarantined: trim to
   supervisions first). Audio: the recording's file source (relative paths under --media-dir,
   default the manifest's folder); a cut covering part of its recording is cut out into its own
-  FLAC (noted in meta.audio_note), one channel of a multi-channel file is taken alone.
+  FLAC (noted in meta.audio_note), one channel of a multi-channel file is taken alone; a
+  supervision covering part of its cut is cut out alone (meta.supervision), one reaching
+  outside the cut is quarantined. Resample transforms (CutSet.resample()) are read (import
+  resamples anyway); other transforms are quarantined.
   task: asr (target: supervision text), or dialect / emotion (label: supervision
-  custom.<task> or custom.label, through --label-map); language: supervision language, else
-  --language; speaker → meta.speaker.""",
+  custom.<task> or custom.label, through --label-map); language: supervision language (codes,
+  ISO 639-2/3 codes or English names: eng, English → en), else --language; speaker →
+  meta.speaker.""",
 )

@@ -1,9 +1,12 @@
-"""ms-swift and LLaMA-Factory chat rows: ``{"messages": [...], "audios": [...]}``.
+"""ms-swift and LLaMA-Factory chat rows: ``{"messages": [...], "audios": [...]}`` and kin.
 
 Both trainers read the same shape for audio: a user turn whose content holds an ``<audio>`` tag
-per entry of ``audios``, and an assistant turn with the answer. LLaMA-Factory's ShareGPT rows
-(``conversations`` with ``from``/``value``, ``human``/``gpt``) are read too. Files are JSON Lines
-(one row per line) or a JSON array (``line`` in the quarantine is then the row's position).
+per entry of ``audios``, and an assistant turn with the answer. ms-swift's other documented
+forms (``conversation`` pairs, alpaca ``instruction``/``input``/``output``, ``query``/
+``response``/``history``), LLaMA-Factory's ShareGPT rows (``conversations`` with ``from``/
+``value``) and a LLaMA-Factory ``dataset_info.json`` entry (its ``formatting``, ``columns`` and
+``tags``) are read too. Files are JSON Lines (one row per line) or a JSON array (``line`` in the
+quarantine is then the row's position).
 """
 
 from __future__ import annotations
@@ -397,21 +400,27 @@ def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
 
 HELP = {
     "swift": """\
-swift: an ms-swift JSON or JSONL file of rows
-  {"messages": [{"role": "user", "content": "<audio>INSTRUCTION"},
-                {"role": "assistant", "content": "TARGET"}], "audios": ["x.wav"]}
-  (ShareGPT "conversations" with from/value read too; a "system" turn is kept in meta).
-  One user and one assistant turn, at most one audio. Speech row: one <audio> tag and one
-  path (relative paths under --media-dir, default the file's folder). Text row: no audio; the
-  user content is the input text (a trailing omnisched task prompt is removed).
-  task: --task, else the task whose prompt (tasks.py) is the instruction, else quarantined;
-  language: --language, else the language of that prompt; target: the assistant turn;
-  label (dialect, emotion): the target, through --label-map. Another instruction is kept in
-  meta.instruction (omnisched prompts with its own).""",
+swift: an ms-swift JSON or JSONL file of rows, or a folder of them; every form of its custom
+  dataset docs: {"messages": [{"role", "content"}], "audios": [...]}, ShareGPT
+  "conversations" (from / value), {"system", "conversation": [{"human", "assistant"}]},
+  alpaca instruction / input / output, query / response / history (a non-empty history,
+  several turns or several audios in one row are quarantined: one example per row). A system
+  prompt is kept in meta.system. Speech row: one <audio> tag and one path (relative paths
+  under --media-dir, default the file's folder). Text row: no audio; the user content is the
+  input text (its trailing omnisched task prompt removed).
+  task: the task whose prompt (tasks.py) is the instruction; --task names the task of rows
+  with another instruction (kept in meta.instruction) and never relabels a row whose prompt
+  is another task's (quarantined); a text row needs its task's prompt. language: --language,
+  else the language of that prompt; target: the assistant turn; label (dialect, emotion): the
+  target, through --label-map.""",
     "llamafactory": """\
-llamafactory: a LLaMA-Factory ShareGPT JSON or JSONL file with "messages" (or
-  "conversations") and "audios", as in its data/mllm_audio_demo.json; read exactly as swift
-  rows, with the same task / label / language mapping.""",
+llamafactory: a LLaMA-Factory data file read as swift rows, or its dataset_info.json (or the
+  folder holding it): the entry named by --source-split (or the only one) is read with its
+  formatting (alpaca: instruction / input / output / system / history / audios; sharegpt:
+  conversations / system / audios) and its "columns" and "tags" renames (role_tag,
+  content_tag, user_tag, assistant_tag, system_tag); relative audio paths under --media-dir,
+  default the dataset_dir (the folder of dataset_info.json), as LLaMA-Factory's media_dir.
+  Same task / label / language mapping as swift.""",
 }
 
 

@@ -1,8 +1,12 @@
 """``import_corpus``: one source in a public format → one split of an omnisched corpus.
 
-Drafts from the format's importer become Examples: ``--task`` / ``--language`` applied, locales
-reduced to their language (the locale kept in meta), source labels mapped onto the task's label
-set (a label outside it is quarantined, never changed), audio brought under
+Drafts from the format's importer become Examples: ``--task`` / ``--language`` applied, locales,
+three-letter codes and language names reduced to a language code (``ar-SA``, ``ara``,
+``Arabic`` → ``ar``; the source value kept in meta.locale), source labels mapped onto the
+task's label set (a label outside it is quarantined, never changed), targets and transcripts
+normalised (NFC, no bidi marks, zero-width space, BOM or tatweel, whitespace runs as one space;
+a changed target's original kept in meta.source_target), ids already used by a row of another
+task suffixed ``-<task>``, audio brought under
 ``DIR/<split>/audio/<task>/`` as 16 kHz mono. Bad rows go to ``DIR/<split>/import-quarantine.jsonl``
 with file, line, field and reason; ``strict`` stops at the first. The manifest is written to a
 staging file and moved into place at the end, so a failed import leaves no half manifest.
