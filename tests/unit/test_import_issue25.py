@@ -235,6 +235,28 @@ def test_common_voice_without_locale_and_language_is_refused_before_any_row(tmp_
     assert rows["x"].language == "ar"
 
 
+def test_parquet_and_datasets_without_any_language_are_refused_before_any_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    src = tmp_path / "mega"
+    src.mkdir()
+    audio = {"bytes": None, "path": "x.wav"}
+    pq.write_table(
+        pa.table({"transcription": ["a b"], "summary": ["a"], "audio": [audio]}),
+        src / "part.parquet",
+    )
+    with pytest.raises(ConfigError, match=r"no language or locale column .*pass --language"):
+        import_corpus("megassum", src, tmp_path / "corpus", ImportOptions())
+    Dataset.from_dict({"utt": ["x"], "annot_utt": ["x"], "audio": [audio]}).save_to_disk(
+        str(tmp_path / "sm")
+    )
+    with pytest.raises(ConfigError, match=r"no 'locale' column .*pass --language"):
+        import_corpus("speechmassive", tmp_path / "sm", tmp_path / "corpus", ImportOptions())
+    assert not (tmp_path / "corpus").exists()
+
+
 # 4. annotations
 
 

@@ -122,7 +122,16 @@ def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
     except ImportError:
         raise ConfigError("megassum needs pyarrow: pip install 'omnisched[formats]'") from None
 
-    for file in _parquet_files(src, options):
+    files = _parquet_files(src, options)
+    if options.language is None:
+        for file in files:
+            names = pq.ParquetFile(file).schema_arrow.names
+            if not any(column in names for column in LANGUAGE_COLUMNS):
+                raise ConfigError(
+                    f"{file}: no {' or '.join(LANGUAGE_COLUMNS)} column and no --language; "
+                    "pass --language"
+                )
+    for file in files:
         line = 0
         for batch in pq.ParquetFile(file).iter_batches(batch_size=64):
             for row in batch.to_pylist():

@@ -120,6 +120,8 @@ def _draft(row: dict, src: Path, line: int, features: dict, options: ImportOptio
 def read(src: Path, options: ImportOptions) -> Iterator[Draft | QuarantinedRow]:
     """Drafts of every row of the saved dataset; ``line`` is the row number."""
     dataset = _load(src, options)
+    if "locale" not in dataset.column_names and options.language is None:
+        raise ConfigError(f"{src}: no 'locale' column and no --language; pass --language")
     features = dict(dataset.features)
     for line, row in enumerate(dataset, start=1):
         if row.get("is_validated") is False and not options.unvalidated:
