@@ -89,7 +89,7 @@ def test_llamafactory_dataset_info_entry_honours_columns_tags_and_media_dir(tmp_
             "tags": {"role_tag": "speaker", "content_tag": "text", "user_tag": "user",
                      "assistant_tag": "assistant"},
         },
-        "alp": {"file_name": "alp.json", "columns": {"audios": "audios"}},
+        "alp": {"file_name": "alp.json", "columns": {"audios": "audios", "system": "system"}},
         "hub": {"hf_hub_url": "someone/data"},
     }  # fmt: skip
     (data / "dataset_info.json").write_text(json.dumps(info), "utf-8")

@@ -32,19 +32,15 @@ from omnisched.tasks import TASKS
 AUDIO_TAG = "<audio>"
 SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
 DATASET_INFO = "dataset_info.json"
-# LLaMA-Factory's defaults (src/llamafactory/data/parser.py): the source column of each
-# attribute, per formatting, and the ShareGPT tags.
+# LLaMA-Factory's defaults (data/README.md): the source column of each attribute, per
+# formatting (history and system are read only when "columns" names them; audios is read by
+# default here, where LLaMA-Factory needs it named), and the ShareGPT tags.
 DEFAULT_COLUMNS = {
-    "alpaca": {
-        "prompt": "instruction",
-        "query": "input",
-        "response": "output",
-        "history": "history",
-        "system": "system",
-        "audios": "audios",
-    },
-    "sharegpt": {"messages": "conversations", "system": "system", "audios": "audios"},
+    "alpaca": {"prompt": "instruction", "query": "input", "response": "output", "audios": "audios"},
+    "sharegpt": {"messages": "conversations", "audios": "audios"},
 }
+# ms-swift's alpaca rows carry system and history under these names
+SWIFT_ALPACA = {**DEFAULT_COLUMNS["alpaca"], "system": "system", "history": "history"}
 DEFAULT_TAGS = {
     "role_tag": "from",
     "content_tag": "value",
@@ -188,8 +184,8 @@ def _string(row: dict, name: str, required: bool = True) -> str:
     return value
 
 
-def _no_history(row: dict, name: str) -> None:
-    if row.get(name):
+def _no_history(row: dict, name: str | None) -> None:
+    if name is not None and row.get(name):
         raise RowProblem(
             name,
             f"{len(row[name])} earlier turn(s): one user turn and one answer per example "
@@ -197,8 +193,8 @@ def _no_history(row: dict, name: str) -> None:
         )
 
 
-def _system(row: dict, name: str) -> list[tuple[str, str]]:
-    value = row.get(name)
+def _system(row: dict, name: str | None) -> list[tuple[str, str]]:
+    value = row.get(name) if name is not None else None
     if value in (None, ""):
         return []
     if not isinstance(value, str):
@@ -206,7 +202,7 @@ def _system(row: dict, name: str) -> list[tuple[str, str]]:
     return [("system", value)]
 
 
-def _sharegpt(row: dict, messages: str, tags: dict[str, str], system: str) -> list:
+def _sharegpt(row: dict, messages: str, tags: dict[str, str], system: str | None) -> list:
     turns = row.get(messages)
     if not isinstance(turns, list):
         raise RowProblem(messages, f"no '{messages}' list")
@@ -237,12 +233,12 @@ def _sharegpt(row: dict, messages: str, tags: dict[str, str], system: str) -> li
 
 
 def _alpaca(row: dict, columns: dict[str, str]) -> list[tuple[str, str]]:
-    _no_history(row, columns["history"])
+    _no_history(row, columns.get("history"))
     prompt = _string(row, columns["prompt"])
     query = _string(row, columns["query"], required=False)
     user = "\n".join(part for part in (prompt, query) if part)
     return [
-        *_system(row, columns["system"]),
+        *_system(row, columns.get("system")),
         ("user", user),
         ("assistant", _string(row, columns["response"])),
     ]
@@ -251,7 +247,7 @@ def _alpaca(row: dict, columns: dict[str, str]) -> list[tuple[str, str]]:
 def _turns(row: dict, layout: Layout) -> list[tuple[str, str]]:
     """(role, content) of every turn, system prompts first, in whichever form the row is."""
     if layout.formatting == "sharegpt":
-        return _sharegpt(row, layout.columns["messages"], layout.tags, layout.columns["system"])
+        return _sharegpt(row, layout.columns["messages"], layout.tags, layout.columns.get("system"))
     if layout.formatting == "alpaca":
         return _alpaca(row, layout.columns)
     if isinstance(row.get("messages"), list):
@@ -280,7 +276,7 @@ def _turns(row: dict, layout: Layout) -> list[tuple[str, str]]:
             ("assistant", _string(row, "response")),
         ]
     if "instruction" in row and "output" in row:  # alpaca
-        return _alpaca(row, DEFAULT_COLUMNS["alpaca"])
+        return _alpaca(row, SWIFT_ALPACA)
     raise RowProblem(
         "messages",
         "no 'messages', 'conversations' or 'conversation' list, no instruction / output and no "
@@ -416,10 +412,11 @@ swift: an ms-swift JSON or JSONL file of rows, or a folder of them; every form o
     "llamafactory": """\
 llamafactory: a LLaMA-Factory data file read as swift rows, or its dataset_info.json (or the
   folder holding it): the entry named by --source-split (or the only one) is read with its
-  formatting (alpaca: instruction / input / output / system / history / audios; sharegpt:
-  conversations / system / audios) and its "columns" and "tags" renames (role_tag,
-  content_tag, user_tag, assistant_tag, system_tag); relative audio paths under --media-dir,
-  default the dataset_dir (the folder of dataset_info.json), as LLaMA-Factory's media_dir.
+  formatting (alpaca: instruction / input / output / audios; sharegpt: conversations /
+  audios; system and history when "columns" names them) and its "columns" and "tags"
+  renames (role_tag, content_tag, user_tag, assistant_tag, system_tag); relative audio paths
+  under --media-dir, default the dataset_dir (the folder of dataset_info.json), as
+  LLaMA-Factory's media_dir.
   Same task / label / language mapping as swift.""",
 }
 
