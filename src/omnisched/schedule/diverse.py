@@ -168,13 +168,33 @@ def _holds(values, value):
 
 
 @numba.njit(cache=True, nogil=True)
+def _insert(by_time, length, position, durations):
+    """Puts ``position`` into ``by_time[:length]``, positions in order of ``durations`` (an
+    epoch's, by position); ``position`` follows every position there, so it goes after its
+    equals."""
+    value = durations[position]
+    low, high = 0, length
+    while low < high:
+        middle = (low + high) // 2
+        if durations[by_time[middle]] <= value:
+            low = middle + 1
+        else:
+            high = middle
+    for i in range(length, low, -1):
+        by_time[i] = by_time[i - 1]
+    by_time[low] = position
+
+
+@numba.njit(cache=True, nogil=True)
 def _prepare(
     turn, counts, preset, preset_start, order, used, offsets, sizes, drawn, frontier, live,
-    live_len, window, spread, due, grace, durations, quantile, items, item_pos, segments,
+    by_time, live_len, window, spread, due, grace, durations, quantile, items, item_pos,
+    segments,
 ):  # fmt: skip
     """Each stratum's share of the batch, in ``turn`` order, into ``items``: its examples from
     the end of the previous epoch, then its due examples, then its candidates.
-    ``segments[t]`` = (start, carried, due, candidates); ``item_pos``: epoch positions."""
+    ``segments[t]`` = (start, carried, due, candidates); ``item_pos``: epoch positions. With
+    ``durations`` (sort_window), ``by_time[j]`` keeps ``live[j]`` ordered by duration."""
     at = 0
     for t in range(len(turn)):
         j = turn[t]
@@ -203,6 +223,8 @@ def _prepare(
             p = frontier[j]
             frontier[j] += 1
             live[j, length] = p
+            if len(durations):
+                _insert(by_time[j], length, p, durations[off : off + n])
             length += 1
             if not _holds(carried, order[off + p]):
                 eligible += 1
@@ -219,18 +241,19 @@ def _prepare(
         last = drawn[j] + slots - 1  # the stratum's last draw in this batch
         chosen = np.ones(len(pool), dtype=np.bool_)
         band = max(slots, -(-len(pool) // spread))  # a spread-th, around the quantile
-        if len(durations) and len(pool) > band:
-            values = durations[off + pool]
+        if len(durations) and len(pool) > band:  # ranks low .. low + band by duration
+            chosen[:] = False
             low = min(max(int(quantile * len(pool)) - band // 2, 0), len(pool) - band)
-            ends = np.partition(values.copy(), (low, low + band - 1))
-            below, above = ends[low], ends[low + band - 1]
-            chosen = (values > below) & (values < above)
-            room = band - int(chosen.sum())
-            for edge in (below, above):  # ties at the window's ends, in position order
-                for i in range(len(pool)):
-                    if room and values[i] == edge and not chosen[i]:
-                        chosen[i] = True
-                        room -= 1
+            rank = 0
+            for i in range(length):
+                p = by_time[j, i]
+                if p > pool[-1] or _holds(carried, order[off + p]):
+                    continue  # not among the pool's positions
+                if rank >= low:
+                    chosen[np.searchsorted(pool, p)] = True
+                rank += 1
+                if rank == low + band:
+                    break
         forced = 0
         for i in range(len(pool)):  # in position order: the due ones come first
             p = pool[i]
@@ -315,7 +338,7 @@ def _ranked(cache, rows, picks, count):
 @numba.njit(cache=True, nogil=True)
 def _select(
     turn, counts, cache, where, items, item_pos, segments, used, offsets, sizes, drawn, start,
-    live, live_len, batch,
+    live, by_time, live_len, batch,
 ):  # fmt: skip
     """Fills ``batch`` stratum by stratum (carried and due examples, then farthest-point
     picks) and marks the drawn positions used."""
@@ -354,6 +377,12 @@ def _select(
             taken += 1
             used[off + item_pos[first + best]] = True
         drawn[j] += counts[j] - carried
+        if by_time.shape[1]:
+            kept = 0
+            for i in range(live_len[j]):
+                if not used[off + by_time[j, i]]:
+                    by_time[j, kept] = by_time[j, i]
+                    kept += 1
         kept = 0
         for i in range(live_len[j]):
             if not used[off + live[j, i]]:
@@ -454,6 +483,7 @@ class DiverseComposer:
         self.drawn = np.zeros(count, dtype=np.int64)  # positions used this epoch
         self.frontier = np.zeros(count, dtype=np.int64)  # positions before it were looked at
         self.live = np.empty((count, 0), dtype=np.int64)  # unused positions before frontier
+        self.by_time = np.empty((count, 0), dtype=np.int64)  # with sort_window: by duration
         self.live_len = np.zeros(count, dtype=np.int64)
         for j in range(count):
             self._start_epoch(j, 0)
@@ -533,6 +563,10 @@ class DiverseComposer:
             grown = np.empty((len(self.names), capacity), dtype=np.int64)
             grown[:, : self.live.shape[1]] = self.live
             self.live = grown
+            if self.sort_window:
+                grown = np.empty_like(grown)
+                grown[:, : self.by_time.shape[1]] = self.by_time
+                self.by_time = grown
         spill = 3 * batch_size + len(self.names) * self.window  # items of one batch at most
         if len(self._cache) >= len(self._tags) + spill:
             return
@@ -579,14 +613,16 @@ class DiverseComposer:
         grace = GRACE * self.reach if self.sort_window else 0
         filled = _prepare(
             turn, counts, carried, bounds, self.order, self.used, self.offsets, self.sizes,
-            self.drawn, self.frontier, self.live, self.live_len, self.window, spread, due,
-            grace, self._order_durations, self._quantile(step), items, item_pos, segments,
+            self.drawn, self.frontier, self.live, self.by_time, self.live_len, self.window,
+            spread, due, grace, self._order_durations, self._quantile(step), items, item_pos,
+            segments,
         )  # fmt: skip
         where = self._rows(items[:filled])
         batch = np.empty(batch_size, dtype=np.int64)
         _select(
             turn, counts, self._cache, where, items, item_pos, segments, self.used,
-            self.offsets, self.sizes, self.drawn, self.start, self.live, self.live_len, batch,
+            self.offsets, self.sizes, self.drawn, self.start, self.live, self.by_time,
+            self.live_len, batch,
         )  # fmt: skip
         return batch.tolist()
 
@@ -624,6 +660,11 @@ class DiverseComposer:
             unused.append(start + np.flatnonzero(~segment[start : self.frontier[j]]))
         width = max(self.live.shape[1], *map(len, unused))
         self.live = np.empty((len(self.names), width), dtype=np.int64)
+        if self.sort_window:
+            self.by_time = np.empty_like(self.live)
         for j, positions in enumerate(unused):
             self.live[j, : len(positions)] = positions
             self.live_len[j] = len(positions)
+            if self.sort_window:
+                keys = self._order_durations[self.offsets[j] + positions]
+                self.by_time[j, : len(positions)] = positions[np.lexsort((positions, keys))]
