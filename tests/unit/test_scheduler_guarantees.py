@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnisched.errors import ConfigError
+from omnisched.schedule.composers import balanced_counts
 from omnisched.schedule.plan import PhaseSpec, Plateau, build_plan
 from omnisched.schedule.recipes import (
     ADSSchedule,
@@ -227,3 +228,23 @@ def test_the_property_pools_really_wrap_their_epochs():
     examples = make_examples(dict(zip(PAPER1_POOLS, [10, 10, 10, 10], strict=True)))
     batches = stream(sampler_for(UniformSchedule(strategy="uniform"), examples, 5, 60, 0)[0])
     assert max(Counter(i for b in batches for i in b).values()) >= 7
+
+
+@given(
+    total=st.integers(0, 30),
+    capacity=st.lists(st.integers(0, 12), min_size=1, max_size=5),
+    seed=st.integers(0, 1000),
+)
+@settings(max_examples=300, deadline=None)
+def test_balanced_counts_keep_every_open_name_within_one_of_the_others(total, capacity, seed):
+    """Capacities bind first; what is left is shared so that names below their capacity differ
+    by at most one (a full name's overflow goes to the least-filled names)."""
+    names = [f"n{i}" for i in range(len(capacity))]
+    limits = dict(zip(names, capacity, strict=True))
+    total = min(total, sum(capacity))
+    counts = balanced_counts(total, names, np.random.default_rng(seed), limits)
+    assert sum(counts.values()) == total
+    assert all(counts[n] <= limits[n] for n in names)
+    below = [counts[n] for n in names if counts[n] < limits[n]]
+    if below:
+        assert max(counts.values()) - min(below) <= 1

@@ -14,10 +14,11 @@
 With ``sort_window`` W every composer forms batches of similar duration (less padding) and keeps
 its own rules: the shuffle and random composers draw W batches at a time and cut them again by
 duration (the random one keeps every batch's number of speech and text examples, and the
-window's pool counts); the diverse composer fills a batch around the duration of one anchor
-example, each stratum picking among its candidates closest to it (a W-th of its first
-W × ``window`` unused examples), so task and label balance hold in every batch. "No repeat
-inside an epoch of a pool or stratum" holds throughout.
+window's pool counts); the diverse composer takes every stratum at one duration quantile of
+what it has left (the quantiles cycle over each W batches): a W-th of its first
+W × (``window`` + slots − 1) unused positions, so task and label balance hold in every batch
+and padding stays level over a run. "No repeat inside an epoch of a pool or stratum" and "no
+example twice in a batch" hold throughout.
 
 Every random choice of batch ``s`` draws from a generator seeded by ``(seed, phase, s)``;
 permutations by ``(seed, phase, pool or stratum, epoch)``.
@@ -60,24 +61,24 @@ def balanced_counts(
     """``total`` slots shared as evenly as possible; the remainder goes to names drawn at random.
 
     With ``capacity``, no name gets more slots than its capacity (a pool or stratum never gives
-    one batch more examples than it holds): what a full name cannot take is shared again among
-    the others. ``total`` must not exceed the capacities' sum."""
-    counts = dict.fromkeys(names, 0)
-    open_names, left = list(names), total
-    while left:
-        base, extra = divmod(left, len(open_names))
-        for name in open_names:
-            counts[name] += base
-        for position in rng.permutation(len(open_names))[:extra]:
-            counts[open_names[position]] += 1
-        if capacity is None:
-            return counts
-        left = sum(max(0, counts[name] - capacity[name]) for name in open_names)
-        for name in open_names:
-            counts[name] = min(counts[name], capacity[name])
-        open_names = [name for name in open_names if counts[name] < capacity[name]]
-        if left and not open_names:
+    one batch more examples than it holds): what a full name cannot take goes, one slot at a
+    time, to the least-filled names that have room, so names below their capacity stay within
+    one of each other. ``total`` must not exceed the capacities' sum."""
+    base, extra = divmod(total, len(names))
+    counts = dict.fromkeys(names, base)
+    for position in rng.permutation(len(names))[:extra]:
+        counts[names[position]] += 1
+    if capacity is None:
+        return counts
+    left = sum(max(0, counts[name] - capacity[name]) for name in names)
+    counts = {name: min(count, capacity[name]) for name, count in counts.items()}
+    for _ in range(left):
+        room = [name for name in names if counts[name] < capacity[name]]
+        if not room:
             raise ValueError(f"{total} slots exceed the capacities {capacity}")
+        lowest = min(counts[name] for name in room)
+        tied = [name for name in room if counts[name] == lowest]
+        counts[tied[int(rng.integers(len(tied)))]] += 1
     return counts
 
 
