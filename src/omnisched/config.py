@@ -160,7 +160,7 @@ class PretrainSettings(_Strict):
     tokenizer_vocab: int = Field(320, ge=300)  # byte-level: ~64 merges, about one per letter
     size: TinySize = TinySize()
     steps: int = Field(
-        1200, gt=0, description="LLM steps on all utterances, after the length stages"
+        2400, gt=0, description="LLM steps on all utterances, after the length stages"
     )
     batch_size: int = Field(
         8,
@@ -208,21 +208,21 @@ class PretrainSettings(_Strict):
         0.5, ge=0, description="weight of the auxiliary CTC on the aligner output; 0 turns it off"
     )
     text_steps: int = Field(
-        1500,
+        1200,
         ge=0,
         description="LLM steps on the generic tasks as text (every transcript of the corpus, "
         "written), before any speech reaches the LLM",
     )
     text_batch_size: int = Field(16, gt=0, description="batch of the text stage")
     generic_speech_share: float = Field(
-        0.3,
+        0.15,
         ge=0,
         lt=1,
         description="share of every speech-stage batch for the generic tasks asked of speech "
         "(the rest of the speech is ASR)",
     )
     text_replay: float = Field(
-        0.1,
+        0.15,
         ge=0,
         lt=1,
         description="share of every speech-stage batch for the generic tasks as text, so the "

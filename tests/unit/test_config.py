@@ -9,6 +9,7 @@ import pytest
 from omnisched.cli import main
 from omnisched.config import load_recipe
 from omnisched.errors import ConfigError
+from omnisched.foundation import shipped_card
 from omnisched.study.runner import load_study
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +82,15 @@ def test_a_study_refuses_a_foundation_pre_trained_on_its_own_corpus(
 
 def test_the_demo_refuses_one_seed_for_both_corpora(tmp_path: Path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--seed", "2", "--pretrain-seed", "2"]) == 2
+    args = ["demo", "--out", str(out), "--seed", "2", "--pretrain", "--pretrain-seed", "2"]
+    assert main(args) == 2
     assert "seed 2 is the fine-tuning corpus' seed" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_demo_refuses_the_shipped_foundations_own_corpus(tmp_path: Path, capsys):
+    seed = shipped_card()["corpus_synth"]["seed"]
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--seed", str(seed)]) == 2
+    assert f"seed {seed} is the fine-tuning corpus' seed" in capsys.readouterr().err
     assert not out.exists()
