@@ -227,7 +227,8 @@ def train(
     frozen = freeze.audio_encoder and freeze.aligner and not plan.refresh_every
     if settings.aligner_cache and frozen and any(e.modality == "speech" for e in examples):
         adapter = AudioLMAdapter(model, tokenizer)
-        audio_cache = model_aligner_cache(examples, recipe.corpus, recipe.cache, adapter)
+        with accelerator.main_process_first():  # one process fills it, the others read it
+            audio_cache = model_aligner_cache(examples, recipe.corpus, recipe.cache, adapter)
     model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
     if recipe.model.gradient_checkpointing:
         model.activation_checkpointing_enable(
