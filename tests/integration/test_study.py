@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from tests.conftest import MICRO
+from tests.conftest import MICRO_PRETRAIN
 
 from omnisched.cli import main
 
@@ -25,16 +25,7 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
         "corpus": {"path": str(small_corpus), "size": 12, "seed": 3},
         "pretrain_corpus": {"path": str(pretrain_corpus), "size": 12, "seed": 4},
         "foundation": str(micro_foundation),
-        "pretrain": {
-            "tokenizer_vocab": 400,
-            "size": MICRO.model_dump(),
-            "steps": 4,
-            "batch_size": 4,
-            "warmup_steps": 1,
-            "listen_steps": 3,
-            "listen_batch_size": 4,
-            "length_stages": [{"max_seconds": 2.5, "steps": 2}],
-        },
+        "pretrain": MICRO_PRETRAIN.model_dump(mode="json"),  # the micro foundation's own
         "out": str(tmp_path / "results"),
         "claims": "paper1",
         "overrides": {
