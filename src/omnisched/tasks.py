@@ -36,8 +36,13 @@ class Task:
         return self.kind == "classify"
 
     def prompt(self, language: str) -> str:
-        """The instruction in ``language``; falls back to Arabic, the corpus' main language."""
-        return self.prompts.get(language, self.prompts["ar"])
+        """The instruction in ``language``; a ConfigError names the languages it has."""
+        if language not in self.prompts:
+            raise ConfigError(
+                f"task '{self.name}' has no prompt in language '{language}'; it has "
+                f"{', '.join(sorted(self.prompts))}"
+            )
+        return self.prompts[language]
 
 
 TASKS: dict[str, Task] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from omnisched.data.example import Example
+from omnisched.errors import ConfigError
 from omnisched.eval.evaluate import score_task
 from omnisched.eval.metrics import exact_match
 from omnisched.eval.normalize import ArabicNormalizer
@@ -75,3 +76,11 @@ def test_generic_prompts_share_no_word_with_fine_tuning_prompts_or_labels():
         for prompt in task.prompts.values():
             assert not labels & set(prompt.lower().replace("?", " ").split())
             assert all(prompt not in other.prompts.values() for other in fine_tuning)
+
+
+def test_a_prompt_in_a_language_the_task_lacks_is_an_error_not_arabic():
+    with pytest.raises(
+        ConfigError, match="task 'asr' has no prompt in language 'fr'; it has ar, en"
+    ):
+        TASKS["asr"].prompt("fr")
+    assert TASKS["asr"].prompt("en") == "Transcribe the speech."
