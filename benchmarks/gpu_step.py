@@ -236,7 +236,7 @@ def _corpus(path: Path, scratch: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="toy size, same shape ratios")
-    parser.add_argument("--corpus", type=Path, default=Path("/work/main/runs/corpus"))
+    parser.add_argument("--corpus", type=Path, default=Path("runs/corpus"))
     parser.add_argument("--batch", type=int, default=None, help="default 8 (4 with --tiny)")
     parser.add_argument("--steps", type=int, default=None, help="steps per round (20, 4 tiny)")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds")

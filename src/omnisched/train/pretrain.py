@@ -175,7 +175,7 @@ def pretrain(
 
     card = {
         "key": key,
-        "command": " ".join(sys.argv),
+        "command": " ".join(["omnisched", *sys.argv[1:]]),
         "corpus": str(corpus),
         "corpus_fingerprint": corpus_fingerprint(corpus),
         "corpus_synth": _synth_params(corpus),
