@@ -477,3 +477,21 @@ def test_a_stratum_cursor_saved_before_pending_positions_resumes_the_same():
     cursor.load_state_dict({"epoch": 2, "head": 3, "used": [5, 6, 8]})
     assert (cursor.epoch, cursor.frontier, cursor.pending.tolist()) == (2, 9, [3, 4, 7])
     assert cursor.candidates(4).tolist() == [3, 4, 7, 9]
+
+
+def test_speech_subset_per_task_keeps_each_task_its_share():
+    schedule = UniformSchedule(strategy="uniform", speech_subset={"dialect": 0.25, "ssum": 0.5})
+    kept = sampler_for(schedule, PAPER1)[1]
+    full = sampler_for(UniformSchedule(strategy="uniform"), PAPER1)[1]
+    count = Counter(e.task for e in kept)
+    whole = Counter(e.task for e in full)
+    assert count["dialect"] == round(whole["dialect"] * 0.25)
+    assert count["ssum"] == round(whole["ssum"] * 0.5)
+    assert count["asr"] == whole["asr"] and count["emotion"] == whole["emotion"]
+
+
+def test_speech_subset_names_only_the_schedules_tasks():
+    with pytest.raises(ValueError, match="not among the schedule's tasks"):
+        UniformSchedule(strategy="uniform", speech_subset={"slu": 0.5})
+    with pytest.raises(ValueError, match=r"must lie in \(0, 1\]"):
+        UniformSchedule(strategy="uniform", speech_subset={"asr": 0.0})

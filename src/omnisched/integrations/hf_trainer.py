@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 from torch.utils.data import DataLoader
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from omnisched.config import Recipe
@@ -142,9 +142,10 @@ class ScheduledTrainer(Trainer):
             args = training_arguments(recipe, output_dir or Path("runs") / recipe.name)
         _check_arguments(recipe, args)
         if model is None:
-            set_seed(args.seed)  # LoRA's initialization
             model, tokenizer = load_pretrained(recipe.model.path, recipe.model.dtype)
-            model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
+            model = prepare_for_finetuning(
+                model, recipe.model.freeze, recipe.model.lora, args.seed
+            )
             if recipe.model.gradient_checkpointing:
                 model.activation_checkpointing_enable(
                     activation_checkpointing_kwargs={"use_reentrant": False}

@@ -12,6 +12,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from omnisched.config import FreezeSettings, LoraSettings
+from omnisched.seeding import derive_rng
 
 PARTS = ("audio_encoder", "aligner", "llm", "lora", "other")
 
@@ -40,9 +41,13 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, dict[str, int]]:
 
 
 def prepare_for_finetuning(
-    model: torch.nn.Module, freeze: FreezeSettings, lora: LoraSettings | None
+    model: torch.nn.Module, freeze: FreezeSettings, lora: LoraSettings | None, seed: int = 0
 ) -> torch.nn.Module:
-    """Freezes parts as asked and wraps the LLM's attention in LoRA; vision stays frozen."""
+    """Freezes parts as asked and wraps the LLM's attention in LoRA; vision stays frozen.
+
+    The adapters' initialization is drawn from ``seed`` alone, whatever the process drew
+    before: runs of different recipes with the same seed start from the same weights, so a
+    study can compare them seed by seed."""
     frozen = {"audio_encoder": freeze.audio_encoder, "aligner": freeze.aligner, "llm": freeze.llm}
     for name, parameter in model.named_parameters():
         parameter.requires_grad = not frozen.get(part_of(name), True)
@@ -56,7 +61,9 @@ def prepare_for_finetuning(
         target_modules=rf".*language_model.*\.({modules})",
     )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    peft_model = get_peft_model(model, config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(derive_rng(seed, "lora-init").integers(2**62)))
+        peft_model = get_peft_model(model, config)
     for name, parameter in peft_model.named_parameters():
         if name.removeprefix("base_model.model.") in trainable:
             parameter.requires_grad = True

@@ -26,7 +26,9 @@ class _Schedule(BaseModel):
     """What every strategy shares: the tasks, modalities and languages it draws from.
 
     ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
-    training seed): the scarce-speech condition of text-rich studies. ``sort_window`` > 0 makes
+    training seed): the scarce-speech condition of text-rich studies. A mapping gives the share
+    per task (tasks left out keep all their speech): the unequal task sizes of real
+    multi-task data, under which proportional, temperature and balanced mixing differ. ``sort_window`` > 0 makes
     every phase form batches of similar duration within that many batches' worth of examples,
     keeping the composer's own rules (see ``schedule.composers``).
     """
@@ -36,7 +38,7 @@ class _Schedule(BaseModel):
     tasks: list[str] = ["asr", "ssum", "dialect", "emotion"]
     modalities: list[Modality] = ["speech"]
     languages: list[str] | None = None
-    speech_subset: float = Field(1.0, gt=0, le=1)
+    speech_subset: float | dict[str, float] = 1.0
     sort_window: int = Field(0, ge=0)
 
     @field_validator("tasks")
@@ -48,6 +50,24 @@ class _Schedule(BaseModel):
         if not tasks:
             raise ValueError("at least one task is needed")
         return tasks
+
+    @model_validator(mode="after")
+    def _subset_shares(self) -> _Schedule:
+        shares = self.speech_subset
+        shares = shares if isinstance(shares, dict) else {"every task": shares}
+        wrong = {task: share for task, share in shares.items() if not 0 < share <= 1}
+        if wrong:
+            raise ValueError(f"speech_subset: shares must lie in (0, 1], got {wrong}")
+        unknown = [t for t in shares if t != "every task" and t not in self.tasks]
+        if unknown:
+            raise ValueError(f"speech_subset: {unknown} not among the schedule's tasks")
+        return self
+
+    def speech_kept(self, task: str) -> float:
+        """The share of ``task``'s speech pools that ``speech_subset`` keeps."""
+        if isinstance(self.speech_subset, dict):
+            return self.speech_subset.get(task, 1.0)
+        return self.speech_subset
 
     @property
     def uses_embeddings(self) -> bool:
@@ -316,11 +336,11 @@ def select_examples(schedule: _Schedule, examples: list[Example]) -> list[Exampl
         and e.modality in schedule.modalities
         and (schedule.languages is None or e.language in schedule.languages)
     ]
-    if schedule.speech_subset < 1:
+    if any(schedule.speech_kept(task) < 1 for task in schedule.tasks):
         kept = []
         for key, indices in group_pools(examples, wanted).items():
             if key.modality == "speech":
-                count = max(1, round(schedule.speech_subset * len(indices)))
+                count = max(1, round(schedule.speech_kept(key.task) * len(indices)))
                 order = derive_rng(0, "speech-subset", str(key)).permutation(len(indices))
                 indices = np.sort(indices[order[:count]])
             kept.extend(indices.tolist())

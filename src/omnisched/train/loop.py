@@ -229,7 +229,8 @@ def train(
         adapter = AudioLMAdapter(model, tokenizer)
         with accelerator.main_process_first():  # one process fills it, the others read it
             audio_cache = model_aligner_cache(examples, recipe.corpus, recipe.cache, adapter)
-    model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora)
+    model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora, settings.seed)
+    set_seed(settings.seed)  # dropout draws the same stream in every recipe of this seed
     if recipe.model.gradient_checkpointing:
         model.activation_checkpointing_enable(
             activation_checkpointing_kwargs={"use_reentrant": False}
