@@ -28,9 +28,9 @@ class _Schedule(BaseModel):
     ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
     training seed): the scarce-speech condition of text-rich studies. A mapping gives the share
     per task (tasks left out keep all their speech): the unequal task sizes of real
-    multi-task data, under which proportional, temperature and balanced mixing differ. ``sort_window`` > 0 makes
-    every phase form batches of similar duration within that many batches' worth of examples,
-    keeping the composer's own rules (see ``schedule.composers``).
+    multi-task data, under which proportional, temperature and balanced mixing differ.
+    ``sort_window`` > 0 makes every phase form batches of similar duration within that many
+    batches' worth of examples, keeping the composer's own rules (see ``schedule.composers``).
     """
 
     model_config = ConfigDict(extra="forbid")
