@@ -143,9 +143,7 @@ class ScheduledTrainer(Trainer):
         _check_arguments(recipe, args)
         if model is None:
             model, tokenizer = load_pretrained(recipe.model.path, recipe.model.dtype)
-            model = prepare_for_finetuning(
-                model, recipe.model.freeze, recipe.model.lora, args.seed
-            )
+            model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora, args.seed)
             if recipe.model.gradient_checkpointing:
                 model.activation_checkpointing_enable(
                     activation_checkpointing_kwargs={"use_reentrant": False}
