@@ -233,7 +233,7 @@ def _preview(args: argparse.Namespace) -> None:
 def _study(args: argparse.Namespace) -> None:
     from omnisched.study.runner import load_study, run_study
 
-    study = load_study(args.study, args.scale)
+    study = load_study(args.study, args.scale, args.seeds)
     if args.allow_outside_root:
         data = {**study.overrides.get("data", {}), "allow_outside_root": True}
         study = study.model_copy(update={"overrides": {**study.overrides, "data": data}})
@@ -502,9 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run recipes × seeds and write a report with a verdict on each claim",
         description="Runs every recipe of the study for every seed, each in "
         "<out>/runs/<recipe>/seed-<n> (finished runs are skipped, half-finished ones resume), "
-        "synthesizing the corpus and pre-training the foundation first if needed, then writes "
-        "<out>/REPORT.md: final metrics (mean ± 95% CI), steps to target, learning curves, "
-        "gradient-norm volatility and the claims of the source papers with verdicts.",
+        "synthesizing the corpus first if needed, on the shipped foundation unless the study "
+        "names its own, then writes <out>/REPORT.md: whether the learned-task bar was met, "
+        "final metrics (mean ± 95% CI), steps to the bar, learning curves, gradient-norm "
+        "volatility, and every claim of the source papers as a measurement on paired seeds "
+        "(runs of one seed share their LoRA initialization) with its verdict.",
     )
     study.add_argument("study", type=Path, help="study YAML, e.g. recipes/paper1/study.yaml")
     study.add_argument(
@@ -514,6 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML merged onto the study for larger runs, e.g. "
         "{corpus: {size: 4000}, pretrain: {steps: 5000, size: {...}}, overrides: {train: "
         "{steps: 2000}}}",
+    )
+    study.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds in place of the study's own (at least 3 for a paired interval worth "
+        "reading; runs already finished for these seeds are kept)",
     )
     study.add_argument(
         "--allow-outside-root",

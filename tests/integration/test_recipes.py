@@ -38,6 +38,8 @@ def test_every_paper_recipe_is_shipped():
     names = {f"{p.parent.name}/{p.stem}" for p in RECIPES}
     assert names == {
         "paper1/uniform",
+        "paper1/proportional",
+        "paper1/temperature",
         "paper1/tpc",
         "paper1/ads",
         "paper1/hybrid",

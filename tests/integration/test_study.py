@@ -1,4 +1,5 @@
-"""`omnisched study` end to end at micro size: runs, report with claims, re-run skips."""
+"""`omnisched study` end to end at micro size: runs, foundation scores, report with the bar and
+the claims, re-run skips."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
         "pretrain": MICRO_PRETRAIN.model_dump(mode="json"),  # the micro foundation's own
         "out": str(tmp_path / "results"),
         "claims": "paper1",
+        "bar": {"recipe": "paper1-uniform", "targets": {"asr": "foundation", "dialect": 0.99}},
         "overrides": {
             "cache": str(tmp_path / "cache"),
             "train": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "log_every": 1},
@@ -47,12 +49,15 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
         "runs/paper1-uniform/seed-1",
     ]
     report = (results / "REPORT.md").read_text(encoding="utf-8")
-    for needle in ("## Final metrics", "## Steps to target", "## Claims", "ADS converges faster"):
+    for needle in ("## Learned-task bar", "## Final metrics", "## Steps to the bar", "## Claims"):
         assert needle in report
-    assert "the TPC→ADS hybrid is best overall | recipes not in the study" in report
+    assert "**not met**" in report  # four steps do not make dialect F1 0.99
+    assert "| C5 the TPC→ADS hybrid has the best mean score over tasks | recipes not in" in report
+    for split in ("dev", "test"):  # the foundation, scored once on the runs' rows
+        assert (results / "foundation" / split / "eval.json").is_file()
     assert (results / "learning_curves.png").stat().st_size > 5_000
     assert (results / "volatility.png").is_file()
 
     stamps = {p: p.stat().st_mtime_ns for p in results.glob("runs/*/seed-*/eval.json")}
-    assert main(["study", str(path)]) == 0
+    assert main(["study", str(path), "--seeds", "0", "1"]) == 0
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps

@@ -83,11 +83,12 @@ def evaluate_model(
     settings: EvalSettings | None = None,
     data: DataSettings | None = None,
 ) -> dict:
-    """Evaluates a model directory as it is (speech rows of ``tasks``)."""
+    """Evaluates a model directory as it is (the rows of ``tasks`` in the settings'
+    modalities and languages: speech of every language by default)."""
     settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
     out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
     model, tokenizer = load_pretrained(model_dir)
-    examples = eval_rows(corpus, split, tasks, ["speech"], data=data)
+    examples = eval_rows(corpus, split, tasks, settings.modalities, settings.languages, data=data)
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
     )

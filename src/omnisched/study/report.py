@@ -1,14 +1,19 @@
-"""The report of a study: final metrics with 95% confidence intervals, steps to target,
-learning curves, gradient-norm volatility, and a verdict on each claim of the source papers.
+"""The report of a study: final metrics with 95% intervals, the learned-task bar, steps to it,
+learning curves, gradient-norm volatility, and a verdict on each claim from paired seeds.
 
-Generated from the runs' ``eval.json`` (test) and ``metrics.jsonl`` (dev evaluations, gradient
-norms); never edited by hand.
+Runs of one seed share their LoRA initialization and every random draw their recipes have in
+common, so recipes are compared seed by seed: a claim's verdict comes from the per-seed paired
+differences (mean with its 95% t-interval and the effect size d_z), not from whether two
+marginal intervals overlap. Generated from the runs' ``eval.json`` (test) and
+``metrics.jsonl`` (dev evaluations, gradient norms); never edited by hand.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +26,21 @@ from omnisched.tasks import get_task
 from omnisched.train.logging import read_metrics
 
 VOLATILITY_WINDOW = 20
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+
+
+def higher_is_better(task: str) -> bool:
+    return HEADLINE[get_task(task).kind][1]
+
+
+def score(task: str, value: float) -> float:
+    """A task's headline metric turned higher-is-better (1 − CER for ASR)."""
+    return value if higher_is_better(task) else 1.0 - value
+
+
+def reaches(task: str, value: float, target: float) -> bool:
+    """Whether ``value`` of the task's headline metric is at least as good as ``target``."""
+    return value >= target if higher_is_better(task) else value <= target
 
 
 @dataclass
@@ -42,14 +62,26 @@ class Run:
         ratio = windows.std(axis=1) / np.maximum(windows.mean(axis=1), 1e-12)
         return float(ratio[len(ratio) // 2 :].mean())
 
+    def steps_to(self, task: str, target: float) -> int | None:
+        """The first dev evaluation step at which ``task`` reaches ``target``; None if none."""
+        hits = [s for s, v in self.curves.get(task, []) if reaches(task, v, target)]
+        return hits[0] if hits else None
 
-def higher_is_better(task: str) -> bool:
-    return HEADLINE[get_task(task).kind][1]
+    def censored_steps(self, task: str, target: float) -> float:
+        """``steps_to``, or one evaluation interval past the last one when never reached (a
+        lower bound on the true value, so a recipe that never gets there ranks last)."""
+        found = self.steps_to(task, target)
+        if found is not None:
+            return float(found)
+        steps = [s for s, _ in self.curves.get(task, [])]
+        if not steps:
+            return math.nan
+        interval = steps[-1] - steps[-2] if len(steps) > 1 else steps[-1]
+        return float(steps[-1] + interval)
 
-
-def score(task: str, value: float) -> float:
-    """A task's headline metric turned higher-is-better (1 − CER for ASR)."""
-    return value if higher_is_better(task) else 1.0 - value
+    def last_dev(self, task: str) -> float:
+        points = self.curves.get(task)
+        return points[-1][1] if points else math.nan
 
 
 @dataclass(frozen=True)
@@ -79,39 +111,76 @@ class Estimate:
             return f"{self.mean:.3f} (n=1)"
         return f"{self.mean:.3f} ± {self.half_width:.3f}"
 
-    @property
-    def low(self) -> float:
-        return self.mean - self.half_width
+
+@dataclass(frozen=True)
+class Paired:
+    """Per-seed differences: their mean, 95% t-interval and effect size d_z (mean / sd)."""
+
+    mean: float
+    low: float
+    high: float
+    effect: float
+    n: int
+
+    @classmethod
+    def of(cls, differences: list[float]) -> Paired:
+        values = np.array([d for d in differences if not math.isnan(d)], dtype=float)
+        if len(values) < 2:
+            mean = float(values[0]) if len(values) else math.nan
+            return cls(mean, math.nan, math.nan, math.nan, len(values))
+        mean, sd = float(values.mean()), float(values.std(ddof=1))
+        half = float(stats.t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
+        if sd > 1e-9 * max(1.0, abs(mean)):
+            effect = mean / sd
+        else:  # every seed the same difference (up to rounding)
+            effect = math.copysign(math.inf, mean) if mean else 0.0
+        return cls(mean, mean - half, mean + half, effect, len(values))
+
+    @classmethod
+    def between(cls, a: dict[int, float], b: dict[int, float]) -> Paired:
+        """``a`` − ``b`` over the seeds both have."""
+        return cls.of([a[seed] - b[seed] for seed in sorted(a.keys() & b.keys())])
 
     @property
-    def high(self) -> float:
-        return self.mean + self.half_width
+    def verdict(self) -> str:
+        """Supported when the whole interval is above 0, contradicted when below, else
+        inconclusive (also with fewer than two seeds)."""
+        if self.n < 2 or math.isnan(self.low):
+            return INCONCLUSIVE
+        if self.low > 0:
+            return SUPPORTED
+        if self.high < 0:
+            return CONTRADICTED
+        return INCONCLUSIVE
 
-
-def compare(a: Estimate, b: Estimate) -> str:
-    """Whether ``a`` is above ``b`` (higher is better): supported when the intervals do not
-    overlap and a is higher, not supported when they do not overlap and a is lower, else
-    inconclusive (also with fewer than two seeds)."""
-    if any(math.isnan(x) for x in (a.mean, b.mean, a.half_width, b.half_width)):
-        return "inconclusive"
-    if a.low > b.high:
-        return "supported"
-    if a.high < b.low:
-        return "not supported"
-    return "inconclusive"
+    def __str__(self) -> str:
+        if self.n == 0:
+            return "—"
+        if self.n == 1:
+            return f"{self.mean:+.3f} (n=1)"
+        effect = f"{self.effect:.1f}"
+        if not math.isfinite(self.effect):
+            effect = "∞" if self.effect > 0 else "−∞"
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}], d={effect}"
 
 
 def both(*verdicts: str) -> str:
-    """A claim made of parts: supported if all are, not supported if any is not."""
-    if "not supported" in verdicts:
-        return "not supported"
-    return "supported" if all(v == "supported" for v in verdicts) else "inconclusive"
+    """A claim made of parts: supported if all are, contradicted if any is."""
+    if CONTRADICTED in verdicts:
+        return CONTRADICTED
+    return SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
+
+
+Measure = Callable[[Run], float]
+
+
+def final_score(tasks: list[str]) -> Measure:
+    """The mean higher-is-better test score over ``tasks`` (1 − CER for ASR)."""
+    return lambda run: float(np.mean([score(t, run.final.get(t, math.nan)) for t in tasks]))
 
 
 def load_runs(runs_root: Path) -> list[Run]:
     """Every finished run under ``runs_root/<recipe>/seed-<n>``."""
-    import json
-
     runs = []
     for directory in sorted(Path(runs_root).glob("*/seed-*")):
         if not (directory / "eval.json").is_file():
@@ -134,9 +203,15 @@ def load_runs(runs_root: Path) -> list[Run]:
 
 @dataclass
 class Summary:
-    """Runs grouped by recipe, with the aggregates the report and the claims read."""
+    """Runs grouped by recipe, the learned-task bar, and the aggregates the claims read.
+
+    ``bar_recipe`` and ``targets`` (task → value of its headline metric on dev) define the
+    learned-task bar; ``foundation`` holds the foundation's test scores when known."""
 
     runs: list[Run]
+    bar_recipe: str | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+    foundation: dict[str, float] = field(default_factory=dict)
     recipes: list[str] = field(init=False)
     tasks: list[str] = field(init=False)
 
@@ -147,58 +222,47 @@ class Summary:
     def of(self, recipe: str) -> list[Run]:
         return [r for r in self.runs if r.recipe == recipe]
 
+    def per_seed(self, recipe: str, measure: Measure) -> dict[int, float]:
+        return {run.seed: measure(run) for run in self.of(recipe)}
+
+    def estimate(self, recipe: str, measure: Measure) -> Estimate:
+        return Estimate.of(list(self.per_seed(recipe, measure).values()))
+
     def final(self, recipe: str, task: str) -> Estimate:
         return Estimate.of([r.final[task] for r in self.of(recipe) if task in r.final])
 
-    def scored(self, recipe: str, tasks: list[str]) -> Estimate:
-        """Mean higher-is-better score over ``tasks``, per run, then over seeds."""
-        per_run = [float(np.mean([score(t, r.final[t]) for t in tasks])) for r in self.of(recipe)]
-        return Estimate.of(per_run)
+    def best(self, recipes: list[str], measure: Measure) -> str | None:
+        """The recipe of ``recipes`` in the study with the highest mean of ``measure``."""
+        means = {r: self.estimate(r, measure).mean for r in recipes if self.of(r)}
+        means = {r: m for r, m in means.items() if not math.isnan(m)}
+        return max(means, key=means.get) if means else None
 
-    def early(self, recipe: str) -> Estimate:
-        """Mean higher-is-better dev score over tasks at each run's first evaluation."""
-        per_run = []
-        for run in self.of(recipe):
-            firsts = [score(t, points[0][1]) for t, points in run.curves.items() if points]
-            if firsts:
-                per_run.append(float(np.mean(firsts)))
-        return Estimate.of(per_run)
+    def steps_to_bar(self, run: Run) -> float:
+        """A run's mean over the bar's tasks of the steps to reach each target (censored)."""
+        values = [run.censored_steps(task, target) for task, target in self.targets.items()]
+        return float(np.mean(values)) if values else math.nan
 
-    def volatility(self, recipe: str) -> Estimate:
-        return Estimate.of([r.volatility() for r in self.of(recipe)])
-
-    def steps_to_target(self, task: str) -> tuple[float, dict[str, str]]:
-        """The target (90% of the best final dev value of any recipe) and, per recipe, the
-        mean first evaluation step that reaches it ("k/n runs"); none when no recipe scored
-        above 0 on a higher-is-better metric."""
-        finals = {
-            recipe: np.mean([r.curves[task][-1][1] for r in self.of(recipe) if r.curves.get(task)])
-            for recipe in self.recipes
-            if any(r.curves.get(task) for r in self.of(recipe))
-        }
-        if not finals:
-            return math.nan, {}
-        up = higher_is_better(task)
-        best = max(finals.values()) if up else min(finals.values())
-        if up and best <= 0:  # no recipe learned the task: every step would "reach" 0
-            return 0.0, dict.fromkeys(self.recipes, "no recipe above 0")
-        target = 0.9 * best if up else best / 0.9
-        cells = {}
-        for recipe in self.recipes:
-            steps = []
-            runs = [r for r in self.of(recipe) if r.curves.get(task)]
-            for run in runs:
-                hit = [s for s, v in run.curves[task] if (v >= target if up else v <= target)]
-                if hit:
-                    steps.append(hit[0])
-            cells[recipe] = (
-                f"{np.mean(steps):.0f} ({len(steps)}/{len(runs)} runs)" if steps else "not reached"
-            )
-        return target, cells
+    def bar_met(self) -> tuple[bool | None, list[str]]:
+        """Whether every run of the bar recipe reached every target at its last dev
+        evaluation, and one line per seed saying so."""
+        runs = self.of(self.bar_recipe) if self.bar_recipe else []
+        if not runs or not self.targets:
+            return None, []
+        lines, met = [], True
+        for run in sorted(runs, key=lambda r: r.seed):
+            cells = []
+            for task, target in self.targets.items():
+                value = run.last_dev(task)
+                ok = not math.isnan(value) and reaches(task, value, target)
+                met &= ok
+                cells.append(f"{task} {value:.3f} {'✓' if ok else '✗'}")
+            lines.append(f"seed {run.seed}: " + ", ".join(cells))
+        return met, lines
 
 
 def plot_curves(summary: Summary, out: Path) -> Path:
-    """Dev metric per task over steps: mean over seeds per recipe, band from min to max."""
+    """Dev metric per task over steps: mean over seeds per recipe, band from min to max, the
+    bar's target dashed."""
     tasks = [t for t in summary.tasks if any(r.curves.get(t) for r in summary.runs)]
     figure = Figure(figsize=(4.2 * max(1, len(tasks)), 3.8))
     axes = np.atleast_1d(figure.subplots(1, max(1, len(tasks))))
@@ -212,6 +276,8 @@ def plot_curves(summary: Summary, out: Path) -> Path:
             values = np.array([[v for _, v in s[:length]] for s in series])
             axis.plot(steps, values.mean(0), label=recipe)
             axis.fill_between(steps, values.min(0), values.max(0), alpha=0.15)
+        if task in summary.targets:
+            axis.axhline(summary.targets[task], color="grey", linestyle="--", linewidth=1)
         metric = HEADLINE[get_task(task).kind][0]
         axis.set(title=task, xlabel="step", ylabel=f"dev {metric}")
     axes[0].legend(fontsize=7)
@@ -246,71 +312,127 @@ def plot_volatility(summary: Summary, out: Path) -> Path:
     return out
 
 
-def write_study_report(study) -> Path:
-    """Writes ``<out>/REPORT.md`` with its plots; returns its path."""
-    from omnisched.study.claims import CLAIMS
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *["| " + " | ".join(row) + " |" for row in rows],
+    ]
 
-    out = Path(study.out)
-    summary = Summary(load_runs(out / "runs"))
+
+def report_lines(summary: Summary, claims: list, title: str, seeds: list[int]) -> list[str]:
+    """The report's Markdown, figures referenced by file name."""
+    met, bar_lines = summary.bar_met()
     lines = [
-        f"# Study {study.name}",
+        f"# Study {title}",
         "",
         f"Generated by `omnisched study` from {len(summary.runs)} finished run(s): recipes "
-        f"{', '.join(summary.recipes)}; seeds {study.seeds}. Test split, speech; mean ± half-"
-        "width of the 95% t-interval over seeds. Never edited by hand.",
+        f"{', '.join(summary.recipes)}; seeds {seeds}. Final metrics on the test split "
+        "(speech, held-out speakers): mean ± half-width of the 95% t-interval over seeds. "
+        "Never edited by hand.",
         "",
-        "## Final metrics",
+        "## Learned-task bar",
         "",
-        "| task | metric | " + " | ".join(summary.recipes) + " |",
-        "|---|---|" + "---|" * len(summary.recipes),
     ]
+    if met is None:
+        lines.append("No bar set in the study (`bar`), or its recipe has no finished run.")
+    else:
+        goals = ", ".join(
+            f"{t} {'≥' if higher_is_better(t) else '≤'} {v:.3f}" for t, v in summary.targets.items()
+        )
+        verdict = "**met**" if met else "**not met**"
+        lines += [
+            f"At its last dev evaluation, every run of `{summary.bar_recipe}` should reach "
+            f"{goals}. {verdict}:",
+            "",
+            *[f"- {line}" for line in bar_lines],
+        ]
+    header = ["task", "metric"] + (["foundation"] if summary.foundation else []) + summary.recipes
+    rows = []
     for task in summary.tasks:
         metric, up = HEADLINE[get_task(task).kind]
-        cells = [str(summary.final(recipe, task)) for recipe in summary.recipes]
-        lines.append(f"| {task} | {metric} {'↑' if up else '↓'} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "## Steps to target",
-        "",
-        "First dev evaluation reaching 90% of the best final dev value of any recipe (for CER: "
-        "within 1/0.9 of the best), mean over the runs that reach it.",
-        "",
-        "| task | target | " + " | ".join(summary.recipes) + " |",
-        "|---|---|" + "---|" * len(summary.recipes),
-    ]
-    for task in summary.tasks:
-        target, cells = summary.steps_to_target(task)
-        if cells:
-            row = [cells.get(recipe, "—") for recipe in summary.recipes]
-            lines.append(f"| {task} | {target:.3f} | " + " | ".join(row) + " |")
-    curves = plot_curves(summary, out / "learning_curves.png")
-    volatility = plot_volatility(summary, out / "volatility.png")
+        cells = [f"{summary.foundation[task]:.3f}"] if summary.foundation else []
+        cells += [str(summary.final(recipe, task)) for recipe in summary.recipes]
+        rows.append([task, f"{metric} {'↑' if up else '↓'}", *cells])
+    lines += ["", "## Final metrics (test)", "", *_table(header, rows)]
+    if summary.targets:
+        rows = []
+        for task, target in summary.targets.items():
+            cells = []
+            for recipe in summary.recipes:
+                runs = summary.of(recipe)
+                hits = [s for r in runs if (s := r.steps_to(task, target)) is not None]
+                reached = f"{np.mean(hits):.0f} ({len(hits)}/{len(runs)})" if hits else "—"
+                cells.append(reached if hits else f"not reached (0/{len(runs)})")
+            rows.append([task, f"{target:.3f}", *cells])
+        lines += [
+            "",
+            "## Steps to the bar (dev)",
+            "",
+            "The first dev evaluation at which a task reaches the bar's target: mean over the "
+            "runs that reach it (runs that reach it / runs).",
+            "",
+            *_table(["task", "target", *summary.recipes], rows),
+        ]
+    volatility = [[r, str(summary.estimate(r, Run.volatility))] for r in summary.recipes]
     lines += [
         "",
         "## Learning curves (dev)",
         "",
-        f"![learning curves]({curves.name})",
+        "![learning curves](learning_curves.png)",
         "",
         "## Gradient-norm volatility",
         "",
-        f"![volatility]({volatility.name})",
+        "![volatility](volatility.png)",
         "",
-        "| recipe | volatility (second half) |",
-        "|---|---|",
-        *[f"| {recipe} | {summary.volatility(recipe)} |" for recipe in summary.recipes],
+        *_table(["recipe", "volatility (second half)"], volatility),
         "",
         "## Claims",
         "",
-        "Verdicts compare 95% intervals over seeds: supported (the claimed direction, intervals "
-        "apart), not supported (the opposite direction, intervals apart), inconclusive "
-        "(intervals overlap, or fewer than two seeds).",
+        "Each claim is a measurement on paired seeds: the per-seed difference in the claimed "
+        "direction, its mean, 95% t-interval and effect size d_z. **supported**: the interval "
+        "lies above 0; **contradicted**: below 0; **inconclusive**: it contains 0. Where a "
+        "claim is against the baselines, the comparison is with the best baseline on that "
+        "measure.",
         "",
-        "| claim | numbers | verdict |",
-        "|---|---|---|",
+        *_table(
+            ["claim", "numbers", "paired difference", "verdict"],
+            [[claim.text, *claim.judge(summary)] for claim in claims],
+        ),
     ]
-    for claim in CLAIMS[study.claims]:
-        evidence, verdict = claim.judge(summary)
-        lines.append(f"| {claim.text} | {evidence} | **{verdict}** |")
+    return lines
+
+
+def foundation_scores(out: Path, split: str) -> dict[str, float]:
+    """The foundation's headline metric per task on ``split``, as the study evaluated it
+    (``<out>/foundation/<split>/eval.json``); empty when it was not evaluated."""
+    path = Path(out) / "foundation" / split / "eval.json"
+    if not path.is_file():
+        return {}
+    tasks = json.loads(path.read_text(encoding="utf-8"))["tasks"]
+    return {task: scores[scores["headline"]] for task, scores in tasks.items()}
+
+
+def write_study_report(study) -> Path:
+    """Writes ``<out>/REPORT.md`` with its plots; returns its path. A bar target given as
+    ``foundation`` is the foundation's own dev value of that task."""
+    from omnisched.study.claims import CLAIMS
+
+    out = Path(study.out)
+    targets = {}
+    if study.bar is not None:
+        dev = foundation_scores(out, "dev")
+        for task, target in study.bar.targets.items():
+            targets[task] = dev.get(task, math.nan) if target == "foundation" else target
+    summary = Summary(
+        load_runs(out / "runs"),
+        bar_recipe=study.bar.recipe if study.bar is not None else None,
+        targets=targets,
+        foundation=foundation_scores(out, "test"),
+    )
+    plot_curves(summary, out / "learning_curves.png")
+    plot_volatility(summary, out / "volatility.png")
+    lines = report_lines(summary, CLAIMS[study.claims], study.name, study.seeds)
     report = out / "REPORT.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report

@@ -1,15 +1,18 @@
 """Studies: recipes × seeds, each run in its own directory, resumable, then one report.
 
-A study file names its recipes (paths relative to it), seeds, the corpus, the foundation and
-the other corpus it is pre-trained on (made and cached as the demo makes them), and overrides
-applied to every recipe. A finished run (its ``eval.json`` exists) is skipped; a half-finished
-one resumes from its last checkpoint. ``scale`` files merge onto the study for larger runs
-(corpus size, model size, steps).
+A study file names its recipes (paths relative to it), seeds, the corpus, the foundation (the
+shipped one unless a directory is named: then it is pre-trained there on the other corpus when
+missing), the learned-task bar, and overrides applied to every recipe. The foundation is
+evaluated once on the dev subset and the test split (the bar's reference and the report's
+first column). A finished run (its ``eval.json`` exists) is skipped; a half-finished one
+resumes from its last checkpoint. ``scale`` files merge onto the study for larger runs
+(corpus size, model, steps).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm.auto import tqdm
@@ -26,6 +29,17 @@ from omnisched.data.synth.corpus import PRETRAIN_CORPUS, check_disjoint
 from omnisched.errors import ConfigError
 
 
+class Bar(BaseModel):
+    """The learned-task bar: the dev value of each task's headline metric that ``recipe``
+    must reach by its last dev evaluation for the study's runs to count as long enough;
+    ``foundation`` means no worse than the foundation's own dev value (for ASR)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipe: str
+    targets: dict[str, float | Literal["foundation"]] = Field(min_length=1)
+
+
 class Study(BaseModel):
     """Recipes × seeds against one corpus and one foundation, with shared overrides."""
 
@@ -38,8 +52,11 @@ class Study(BaseModel):
     pretrain_corpus: CorpusSettings = Field(
         PRETRAIN_CORPUS, description="what the foundation is pre-trained on: other rows"
     )
-    foundation: Path = Path("runs/foundation")
+    foundation: Path | None = Field(
+        None, description="the shipped foundation when unset; else pre-trained here if missing"
+    )
     pretrain: PretrainSettings = PretrainSettings()
+    bar: Bar | None = None
     overrides: dict = Field(default_factory=dict, description="merged into every recipe")
     out: Path | None = None
     claims: str = Field("paper1", description="which claims the report judges: paper1, paper2")
@@ -60,11 +77,14 @@ def _merge(base: dict, extra: dict) -> dict:
     return merged
 
 
-def load_study(path: Path, scale: Path | None = None) -> Study:
-    """The study at ``path`` with ``scale`` merged on; recipe paths resolved next to it."""
+def load_study(path: Path, scale: Path | None = None, seeds: list[int] | None = None) -> Study:
+    """The study at ``path`` with ``scale`` merged on (and ``seeds`` in place of its own);
+    recipe paths resolved next to it."""
     data = load_yaml(path)
     if scale is not None:
         data = _merge(data, load_yaml(scale))
+    if seeds is not None:
+        data["seeds"] = seeds
     try:
         study = Study.model_validate(data)
     except ValidationError as error:
@@ -83,7 +103,7 @@ def run_recipe(study: Study, recipe_path: Path, seed: int) -> Recipe:
     recipe = load_recipe(recipe_path)
     data = _merge(recipe.model_dump(mode="json"), study.overrides)
     data["corpus"] = str(study.corpus.path)
-    data["model"]["path"] = str(study.foundation)
+    data["model"]["path"] = str(foundation_dir(study))
     data["train"]["seed"] = seed
     try:
         return Recipe.model_validate(data)
@@ -95,14 +115,47 @@ def run_dir(study: Study, recipe: Recipe, seed: int) -> Path:
     return study.out / "runs" / recipe.name / f"seed-{seed}"
 
 
+def foundation_dir(study: Study) -> Path:
+    """The directory of the study's foundation: its own, or the shipped one."""
+    from omnisched.foundation import shipped_foundation
+
+    return study.foundation if study.foundation is not None else shipped_foundation()
+
+
 def prepare(study: Study) -> None:
-    """Synthesizes both corpora and pre-trains the foundation when they are missing or stale."""
+    """Synthesizes the corpus, and pre-trains the study's own foundation (on the other corpus)
+    when it is missing or stale."""
     from omnisched.data.synth.corpus import ensure_corpus
     from omnisched.train.pretrain import pretrain
 
     ensure_corpus(study.corpus)
-    ensure_corpus(study.pretrain_corpus)
-    pretrain(study.pretrain_corpus.path, study.foundation, study.pretrain)
+    if study.foundation is not None:
+        ensure_corpus(study.pretrain_corpus)
+        pretrain(study.pretrain_corpus.path, study.foundation, study.pretrain)
+
+
+def evaluate_foundation(study: Study, recipe: Recipe) -> None:
+    """The foundation's scores on the dev subset the runs are evaluated on during training
+    and on the test split, under ``<out>/foundation/<split>/`` (once)."""
+    from omnisched.eval.run import evaluate_model
+
+    settings = recipe.eval
+    for split, limit in [
+        (settings.dev_split, settings.dev_limit_per_task),
+        (settings.split, settings.limit_per_task),
+    ]:
+        out = study.out / "foundation" / split
+        if not (out / "eval.json").is_file():
+            evaluate_model(
+                foundation_dir(study),
+                recipe.corpus,
+                split,
+                recipe.schedule.tasks,
+                out,
+                limit=limit,
+                settings=settings,
+                data=recipe.data,
+            )
 
 
 def run_study(study: Study) -> Path:
@@ -113,6 +166,10 @@ def run_study(study: Study) -> Path:
 
     prepare(study)
     plan = [(run_recipe(study, path, seed), seed) for path in study.recipes for seed in study.seeds]
+    if study.bar is not None and study.bar.recipe not in {recipe.name for recipe, _ in plan}:
+        raise ConfigError(f"study {study.name}: bar.recipe {study.bar.recipe!r} is not one of its")
+    reference = next((r for r, _ in plan if study.bar and r.name == study.bar.recipe), plan[0][0])
+    evaluate_foundation(study, reference)
     with tqdm(total=len(plan), desc=f"study {study.name}", position=0) as bar:
         for recipe, seed in plan:
             directory = run_dir(study, recipe, seed)
