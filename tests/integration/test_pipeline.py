@@ -199,6 +199,21 @@ def test_eval_writes_per_task_metrics(trained_run: Path):
     assert "| dialect | macro_f1 ↑ |" in (trained_run / "eval.md").read_text(encoding="utf-8")
 
 
+def test_eval_counts_and_warns_of_outputs_cut_at_the_answer_budget(
+    micro_foundation: Path, small_corpus: Path, tmp_path: Path
+):
+    from omnisched.config import EvalSettings
+    from omnisched.eval.run import evaluate_model
+
+    settings = EvalSettings(max_new_tokens=1)  # every transcript is longer than a token
+    with pytest.warns(UserWarning, match=r"cut at eval.max_new_tokens=1 .*'asr': 3"):
+        results = evaluate_model(
+            micro_foundation, small_corpus, "test", ["asr", "dialect"], tmp_path, 3, settings
+        )
+    assert results["asr"]["cut_outputs"] == 3
+    assert "cut_outputs" not in results["dialect"]  # a label word has its own budget
+
+
 def test_run_report_has_the_table_and_learning_curves(trained_run: Path):
     from omnisched.eval.report import write_run_report
 

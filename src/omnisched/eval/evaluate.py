@@ -7,6 +7,7 @@ answer that is not valid JSON misses everything, and nothing is dropped.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -61,8 +62,9 @@ def score_task(task_name: str, references: list[Example], outputs: list[str], no
 
 def generate_outputs(
     adapter: AudioLMAdapter, dataset: ExampleDataset, settings: EvalSettings
-) -> list[str]:
-    """Greedy outputs for every example of ``dataset``, in order.
+) -> tuple[list[str], list[bool]]:
+    """Greedy outputs for every example of ``dataset``, in order, and whether each was cut at
+    the answer budget (``max_new_tokens``) before it ended.
 
     Batches hold one task each (one answer budget) and examples of similar duration."""
     examples = dataset.examples
@@ -75,14 +77,15 @@ def generate_outputs(
         for start in range(0, len(indices), settings.batch_size)
     ]
     outputs: list[str] = [""] * len(examples)
+    cut = [False] * len(examples)
     for task, indices in tqdm(batches, desc="eval", leave=False):
         budget = settings.max_new_tokens
         if get_task(task).is_classification:
             budget = CLASSIFY_TOKENS
-        answers = adapter.generate([dataset[i] for i in indices], max_new_tokens=budget)
-        for index, answer in zip(indices, answers, strict=True):
-            outputs[index] = answer
-    return outputs
+        answers = adapter.generate_checked([dataset[i] for i in indices], max_new_tokens=budget)
+        for index, (answer, ended) in zip(indices, answers, strict=True):
+            outputs[index], cut[index] = answer, not ended
+    return outputs, cut
 
 
 def first_per_task(examples: list[Example], limit: int) -> list[Example]:
@@ -104,12 +107,16 @@ def evaluate_examples(
     settings: EvalSettings,
     predictions_path: Path | None = None,
 ) -> dict[str, dict]:
-    """Metrics per task of ``model`` on ``examples``; optionally writes every prediction."""
+    """Metrics per task of ``model`` on ``examples``; optionally writes every prediction.
+
+    Each task's scores say how many outputs were cut at the answer budget (``cut_outputs``);
+    a warning names the tasks where any were, since a cut answer (an unclosed JSON frame, a
+    summary without its end) is scored as written."""
     model.eval()
     adapter = AudioLMAdapter(model, tokenizer)
     if settings.limit_per_task is not None:
         examples = first_per_task(examples, settings.limit_per_task)
-    outputs = generate_outputs(adapter, ExampleDataset(examples, root), settings)
+    outputs, cut = generate_outputs(adapter, ExampleDataset(examples, root), settings)
     if predictions_path is not None:
         predictions_path.parent.mkdir(parents=True, exist_ok=True)
         with predictions_path.open("w", encoding="utf-8") as out:
@@ -121,10 +128,23 @@ def evaluate_examples(
     for example, output in zip(examples, outputs, strict=True):
         grouped[example.task][0].append(example)
         grouped[example.task][1].append(output)
-    return {
+    results = {
         task: score_task(task, refs, outs, normalizer)
         for task, (refs, outs) in sorted(grouped.items())
     }
+    for example, was_cut in zip(examples, cut, strict=True):
+        if not get_task(example.task).is_classification:  # a label word has its own budget
+            scores = results[example.task]
+            scores["cut_outputs"] = scores.get("cut_outputs", 0) + int(was_cut)
+    cut_tasks = {t: r["cut_outputs"] for t, r in results.items() if r.get("cut_outputs")}
+    if cut_tasks:
+        warnings.warn(
+            f"outputs cut at eval.max_new_tokens={settings.max_new_tokens} before they ended "
+            f"(scored as written): {cut_tasks}; raise eval.max_new_tokens if the references "
+            "are that long",
+            stacklevel=2,
+        )
+    return results
 
 
 def compare_to_baseline(results: dict[str, dict[str, dict]], model: str, baseline: str) -> str:

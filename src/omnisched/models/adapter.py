@@ -278,6 +278,13 @@ class AudioLMAdapter:
     @torch.no_grad()
     def generate(self, items: list[LoadedExample], max_new_tokens: int = 64) -> list[str]:
         """Greedy answers for a batch of examples."""
+        return [answer for answer, _ in self.generate_checked(items, max_new_tokens)]
+
+    def generate_checked(
+        self, items: list[LoadedExample], max_new_tokens: int = 64
+    ) -> list[tuple[str, bool]]:
+        """Greedy answers for a batch of examples, each with whether it ended by itself (an
+        answer cut at ``max_new_tokens`` is scored as written, so its caller should say so)."""
         inputs = self.to_model(self.collate(items, with_targets=False))
         output = self.model.generate(
             **self.forward_inputs(inputs),
@@ -287,6 +294,6 @@ class AudioLMAdapter:
             pad_token_id=self.tokenizer.pad_token_id,
         )
         answers = output[:, inputs["input_ids"].shape[1] :]
-        return [
-            text.strip() for text in self.tokenizer.batch_decode(answers, skip_special_tokens=True)
-        ]
+        ended = (answers == self.end_id).any(dim=1).tolist()
+        texts = self.tokenizer.batch_decode(answers, skip_special_tokens=True)
+        return [(text.strip(), done) for text, done in zip(texts, ended, strict=True)]
