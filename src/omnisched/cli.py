@@ -237,7 +237,7 @@ def _study(args: argparse.Namespace) -> None:
     if args.allow_outside_root:
         data = {**study.overrides.get("data", {}), "allow_outside_root": True}
         study = study.model_copy(update={"overrides": {**study.overrides, "data": data}})
-    report = run_study(study)
+    report = run_study(study, args.jobs)
     print(report.read_text(encoding="utf-8"))
     print(f"report: {report}")
 
@@ -516,6 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML merged onto the study for larger runs, e.g. "
         "{corpus: {size: 4000}, pretrain: {steps: 5000, size: {...}}, overrides: {train: "
         "{steps: 2000}}}",
+    )
+    study.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at once, the cores shared between them (2 on a 2-core machine "
+        "finishes a study sooner than 1; the first run trains alone to fill the caches)",
     )
     study.add_argument(
         "--seeds",

@@ -38,7 +38,7 @@ def test_study_runs_recipes_by_seeds_writes_a_report_and_skips_finished_runs(
     }
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(study), encoding="utf-8")
-    assert main(["study", str(path)]) == 0
+    assert main(["study", str(path), "--jobs", "2"]) == 0  # one run alone, then two at once
 
     results = tmp_path / "results"
     finished = sorted(p.relative_to(results).as_posix() for p in results.glob("runs/*/seed-*"))

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from omnisched.cachedir import partial_dir, publish
 from omnisched.data.dataset import LoadedExample, example_audio
 from omnisched.data.example import Example
 
@@ -110,9 +109,7 @@ def fill_cache(
     directory = Path(directory)
     if (found := open_cache(directory, ids)) is not None:
         return found
-    partial = directory.with_name(directory.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = partial_dir(directory)
 
     order = sorted(range(len(speech)), key=lambda i: speech[i].duration_s or 0.0)
     counts = np.zeros(len(speech), dtype=np.int64)
@@ -149,8 +146,7 @@ def fill_cache(
     np.save(partial / OFFSETS, offsets)
     np.save(partial / FRAMES, frames)
     (partial / INDEX).write_text(json.dumps(ids), encoding="utf-8")
-    shutil.rmtree(directory, ignore_errors=True)
-    os.replace(partial, directory)
+    publish(partial, directory, lambda: open_cache(directory, ids) is not None)
     return open_cache(directory, ids)
 
 

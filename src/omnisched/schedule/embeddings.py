@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from omnisched.cachedir import partial_dir, publish
 from omnisched.data.dataset import LoadedExample, example_audio
 from omnisched.data.example import Example
 
@@ -67,9 +66,7 @@ def aligner_embeddings(
     cache = Path(cache)
     if (found := load_embeddings(cache, ids)) is not None:
         return found
-    partial = cache.with_name(cache.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = partial_dir(cache)
 
     order = sorted(range(len(examples)), key=lambda i: examples[i].duration_s or 0.0)
     matrix = None
@@ -94,8 +91,7 @@ def aligner_embeddings(
     matrix.flush()
     del matrix
     (partial / INDEX).write_text(json.dumps(ids), encoding="utf-8")
-    shutil.rmtree(cache, ignore_errors=True)
-    os.replace(partial, cache)
+    publish(partial, cache, lambda: load_embeddings(cache, ids) is not None)
     return np.load(cache / MATRIX, mmap_mode="r")
 
 
