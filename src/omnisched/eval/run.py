@@ -82,12 +82,13 @@ def evaluate_model(
     limit: int | None = None,
     settings: EvalSettings | None = None,
     data: DataSettings | None = None,
+    dtype: str = "float32",
 ) -> dict:
     """Evaluates a model directory as it is (the rows of ``tasks`` in the settings'
     modalities and languages: speech of every language by default)."""
     settings = (settings or EvalSettings()).model_copy(update={"limit_per_task": limit})
     out = Path(out) if out is not None else Path(model_dir) / f"eval-{split}"
-    model, tokenizer = load_pretrained(model_dir)
+    model, tokenizer = load_pretrained(model_dir, dtype)
     examples = eval_rows(corpus, split, tasks, settings.modalities, settings.languages, data=data)
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"

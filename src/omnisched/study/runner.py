@@ -128,13 +128,18 @@ def foundation_dir(study: Study) -> Path:
 
 
 def prepare(study: Study) -> None:
-    """Synthesizes the corpus, and pre-trains the study's own foundation (on the other corpus)
-    when it is missing or stale."""
+    """Synthesizes the embedded corpus when missing (a corpus of your own, with manifests and
+    no synthesis card, is used as it is), and pre-trains the study's own foundation on the
+    other corpus when its directory holds no model yet."""
+    from omnisched.data.synth.card import SYNTH_PARAMS
     from omnisched.data.synth.corpus import ensure_corpus
     from omnisched.train.pretrain import pretrain
 
-    ensure_corpus(study.corpus)
-    if study.foundation is not None:
+    corpus = Path(study.corpus.path)
+    own = (corpus / "train" / "manifest.jsonl").is_file() and not (corpus / SYNTH_PARAMS).is_file()
+    if not own:
+        ensure_corpus(study.corpus)
+    if study.foundation is not None and not (study.foundation / "config.json").is_file():
         ensure_corpus(study.pretrain_corpus)
         pretrain(study.pretrain_corpus.path, study.foundation, study.pretrain)
 
@@ -160,6 +165,7 @@ def evaluate_foundation(study: Study, recipe: Recipe) -> None:
                 limit=limit,
                 settings=settings,
                 data=recipe.data,
+                dtype=recipe.model.dtype,
             )
 
 
