@@ -413,11 +413,9 @@ def foundation_scores(out: Path, split: str) -> dict[str, float]:
     return {task: scores[scores["headline"]] for task, scores in tasks.items()}
 
 
-def write_study_report(study) -> Path:
-    """Writes ``<out>/REPORT.md`` with its plots; returns its path. A bar target given as
-    ``foundation`` is the foundation's own dev value of that task."""
-    from omnisched.study.claims import CLAIMS
-
+def write_study_report(study, claims: list) -> Path:
+    """Writes ``<out>/REPORT.md`` with its plots and the verdicts of ``claims``; returns its
+    path. A bar target given as ``foundation`` is the foundation's own dev value of that task."""
     out = Path(study.out)
     targets = {}
     if study.bar is not None:
@@ -432,7 +430,7 @@ def write_study_report(study) -> Path:
     )
     plot_curves(summary, out / "learning_curves.png")
     plot_volatility(summary, out / "volatility.png")
-    lines = report_lines(summary, CLAIMS[study.claims], study.name, study.seeds)
+    lines = report_lines(summary, claims, study.name, study.seeds)
     report = out / "REPORT.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report

@@ -208,6 +208,7 @@ def run_study(study: Study, jobs: int = 1) -> Path:
     evenly between them (on a small CPU, two single-threaded runs finish more steps per second
     than one run on both cores); the first run trains alone, so that the caches every run
     reads (frozen-encoder outputs, aligner embeddings) are filled once."""
+    from omnisched.study.claims import CLAIMS
     from omnisched.study.report import write_study_report
 
     prepare(study)
@@ -243,4 +244,4 @@ def run_study(study: Study, jobs: int = 1) -> Path:
                 for done in as_completed([pool.submit(_run_one, *job) for job in todo]):
                     done.result()
                     bar.update(1)
-    return write_study_report(study)
+    return write_study_report(study, CLAIMS[study.claims])
