@@ -495,3 +495,19 @@ def test_speech_subset_names_only_the_schedules_tasks():
         UniformSchedule(strategy="uniform", speech_subset={"slu": 0.5})
     with pytest.raises(ValueError, match=r"must lie in \(0, 1\]"):
         UniformSchedule(strategy="uniform", speech_subset={"asr": 0.0})
+
+
+def test_speech_subset_per_language_keeps_the_other_languages_speech():
+    schedule = CrosslingualSchedule(
+        strategy="crosslingual",
+        tasks=["slu"],
+        source="en",
+        target="ar",
+        speech_subset={"slu/ar": 0.25},
+    )
+    full = CrosslingualSchedule(strategy="crosslingual", tasks=["slu"], source="en", target="ar")
+    kept = Counter((e.modality, e.language) for e in sampler_for(schedule, PAPER2)[1])
+    whole = Counter((e.modality, e.language) for e in sampler_for(full, PAPER2)[1])
+    assert kept[("speech", "ar")] == round(whole[("speech", "ar")] * 0.25)
+    assert kept[("speech", "en")] == whole[("speech", "en")] > 0
+    assert kept[("text", "ar")] == whole[("text", "ar")]

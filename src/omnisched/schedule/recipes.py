@@ -27,8 +27,9 @@ class _Schedule(BaseModel):
 
     ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
     training seed): the scarce-speech condition of text-rich studies. A mapping gives the share
-    per task (tasks left out keep all their speech): the unequal task sizes of real
-    multi-task data, under which proportional, temperature and balanced mixing differ.
+    per task, or per ``task/language`` (pools left out keep all their speech): the unequal task
+    sizes of real multi-task data, under which proportional, temperature and balanced mixing
+    differ, or speech scarce in one language only (cross-lingual transfer).
     ``sort_window`` > 0 makes every phase form batches of similar duration within that many
     batches' worth of examples, keeping the composer's own rules (see ``schedule.composers``).
     """
@@ -58,16 +59,19 @@ class _Schedule(BaseModel):
         wrong = {task: share for task, share in shares.items() if not 0 < share <= 1}
         if wrong:
             raise ValueError(f"speech_subset: shares must lie in (0, 1], got {wrong}")
-        unknown = [t for t in shares if t != "every task" and t not in self.tasks]
+        unknown = [
+            key for key in shares if key != "every task" and key.split("/")[0] not in self.tasks
+        ]
         if unknown:
             raise ValueError(f"speech_subset: {unknown} not among the schedule's tasks")
         return self
 
-    def speech_kept(self, task: str) -> float:
-        """The share of ``task``'s speech pools that ``speech_subset`` keeps."""
-        if isinstance(self.speech_subset, dict):
-            return self.speech_subset.get(task, 1.0)
-        return self.speech_subset
+    def speech_kept(self, task: str, language: str | None = None) -> float:
+        """The share of the speech pool of ``task`` (in ``language``) that ``speech_subset``
+        keeps: its ``task/language`` entry, else its task's, else all."""
+        if not isinstance(self.speech_subset, dict):
+            return self.speech_subset
+        return self.speech_subset.get(f"{task}/{language}", self.speech_subset.get(task, 1.0))
 
     @property
     def uses_embeddings(self) -> bool:
@@ -336,11 +340,11 @@ def select_examples(schedule: _Schedule, examples: list[Example]) -> list[Exampl
         and e.modality in schedule.modalities
         and (schedule.languages is None or e.language in schedule.languages)
     ]
-    if any(schedule.speech_kept(task) < 1 for task in schedule.tasks):
+    if schedule.speech_subset != 1:
         kept = []
         for key, indices in group_pools(examples, wanted).items():
             if key.modality == "speech":
-                count = max(1, round(schedule.speech_kept(key.task) * len(indices)))
+                count = max(1, round(schedule.speech_kept(key.task, key.language) * len(indices)))
                 order = derive_rng(0, "speech-subset", str(key)).permutation(len(indices))
                 indices = np.sort(indices[order[:count]])
             kept.extend(indices.tolist())
