@@ -196,6 +196,7 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
 
 def _train(args: argparse.Namespace) -> None:
     from omnisched.config import load_recipe
+    from omnisched.eval.run import evaluate_on_dev
     from omnisched.train.loop import train
 
     recipe = load_recipe(args.recipe)
@@ -206,7 +207,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.corpus is not None:
         recipe.corpus = args.corpus
     recipe.data = _data_settings(args, recipe.data)
-    final = train(recipe, _run_dir(args, recipe.name), strict=args.strict)
+    final = train(recipe, _run_dir(args, recipe.name), strict=args.strict, evaluate=evaluate_on_dev)
     print(f"fine-tuned weights at {final}")
 
 

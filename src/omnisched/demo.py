@@ -22,7 +22,7 @@ from omnisched.data.synth.corpus import (
 from omnisched.errors import ConfigError
 from omnisched.eval.evaluate import compare_to_baseline, headline_table
 from omnisched.eval.report import write_run_report
-from omnisched.eval.run import evaluate_model, evaluate_run
+from omnisched.eval.run import evaluate_model, evaluate_on_dev, evaluate_run
 from omnisched.foundation import shipped_card, shipped_foundation
 from omnisched.train.loop import train
 from omnisched.train.pretrain import pretrain
@@ -96,7 +96,7 @@ def run_demo(
         shutil.rmtree(run_dir)
     started = time.perf_counter()
     print(f"[3/4] fine-tuning with '{recipe.schedule.strategy}' into {run_dir}")
-    train(recipe, run_dir)
+    train(recipe, run_dir, evaluate=evaluate_on_dev)
     timings["finetune"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from omnisched.config import EvalSettings, load_recipe
+import torch
+
+from omnisched.config import EvalSettings, Recipe, load_recipe
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, load_split
 from omnisched.eval.evaluate import evaluate_examples, headline_table
@@ -45,6 +47,26 @@ def eval_rows(
         and e.modality in modalities
         and (languages is None or e.language in languages)
     ]
+
+
+def evaluate_on_dev(model: torch.nn.Module, tokenizer, recipe: Recipe, step: int) -> dict:
+    """The headline metric of every task on a fixed dev subset, as one log record: the
+    evaluation ``train`` runs every ``eval.every`` steps when it is passed this function."""
+    settings = recipe.eval
+    rows = eval_rows(
+        recipe.corpus,
+        settings.dev_split,
+        recipe.schedule.tasks,
+        settings.modalities,
+        settings.languages,
+        recipe.data,
+    )
+    limited = settings.model_copy(update={"limit_per_task": settings.dev_limit_per_task})
+    results = evaluate_examples(model, tokenizer, rows, recipe.corpus, limited)
+    record = {"event": "eval", "step": step, "split": settings.dev_split}
+    for task, scores in results.items():
+        record[f"{task}/{scores['headline']}"] = scores[scores["headline"]]
+    return record
 
 
 def evaluate_run(

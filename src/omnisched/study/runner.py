@@ -171,11 +171,11 @@ def evaluate_foundation(study: Study, recipe: Recipe) -> None:
 
 def _run_one(recipe: dict, directory: str) -> str:
     """Trains and evaluates one run (in a worker process of ``run_study``)."""
-    from omnisched.eval.run import evaluate_run
+    from omnisched.eval.run import evaluate_on_dev, evaluate_run
     from omnisched.train.loop import train
 
     parsed = Recipe.model_validate(recipe)
-    train(parsed, Path(directory))
+    train(parsed, Path(directory), evaluate=evaluate_on_dev)
     evaluate_run(Path(directory), parsed.eval.split)
     return directory
 

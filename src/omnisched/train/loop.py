@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import yaml
@@ -53,6 +54,9 @@ FINAL = "final"
 KEEP_CHECKPOINTS = 2
 AUXILIARY_FILE = "auxiliary.safetensors"
 EMBEDDINGS = "embeddings"  # aligner embeddings refreshed during training, by step
+
+# scores a model (with its tokenizer) on the recipe's dev subset at a step: one log record
+DevEvaluation = Callable[[torch.nn.Module, Any, Recipe, int], dict]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -149,34 +153,13 @@ def _stop_if_diverged(nonfinite: int, limit: int, step: int) -> None:
         )
 
 
-def _evaluate_on_dev(model: torch.nn.Module, tokenizer, recipe: Recipe, step: int) -> dict:
-    """The headline metric of every task on a fixed dev subset, as one log record."""
-    from omnisched.eval.evaluate import evaluate_examples
-    from omnisched.eval.run import eval_rows
-
-    settings = recipe.eval
-    rows = eval_rows(
-        recipe.corpus,
-        settings.dev_split,
-        recipe.schedule.tasks,
-        settings.modalities,
-        settings.languages,
-        recipe.data,
-    )
-    limited = settings.model_copy(update={"limit_per_task": settings.dev_limit_per_task})
-    results = evaluate_examples(model, tokenizer, rows, recipe.corpus, limited)
-    record = {"event": "eval", "step": step, "split": settings.dev_split}
-    for task, scores in results.items():
-        record[f"{task}/{scores['headline']}"] = scores[scores["headline"]]
-    return record
-
-
 def train(
     recipe: Recipe,
     run_dir: Path,
     strict: bool = False,
     examples: list[Example] | None = None,
     auxiliary: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    evaluate: DevEvaluation | None = None,
 ) -> Path:
     """Fine-tunes the recipe's model on its schedule; resumes from the last checkpoint of
     ``run_dir`` if there is one. Returns the directory of the final weights.
@@ -185,7 +168,14 @@ def train(
     ``auxiliary`` builds, from the model, a module whose ``forward(inputs)`` is a loss added
     to the model's (pre-training's aligner CTC); it trains and checkpoints with the model but
     is not part of the saved weights.
+    ``evaluate`` scores the model on the dev split every ``eval.every`` steps (the evaluation
+    is passed in, so that training does not depend on it:
+    ``omnisched.eval.run.evaluate_on_dev``); a recipe with ``eval.every`` needs one.
     """
+    if recipe.eval.every and evaluate is None:
+        raise ConfigError(
+            "eval.every is set: train() needs evaluate= (omnisched.eval.run.evaluate_on_dev)"
+        )
     run_dir = Path(run_dir)
     settings = recipe.train
     # split_batches: our sampler splits each global batch over the ranks, so the prepared
@@ -386,9 +376,7 @@ def train(
 
         if recipe.eval.every and (step % recipe.eval.every == 0 or step == settings.steps):
             if accelerator.is_main_process:
-                log.write(
-                    _evaluate_on_dev(accelerator.unwrap_model(model), tokenizer, recipe, step)
-                )
+                log.write(evaluate(accelerator.unwrap_model(model), tokenizer, recipe, step))
             model.train()
             accelerator.wait_for_everyone()
 
