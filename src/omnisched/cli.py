@@ -212,8 +212,8 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _preview(args: argparse.Namespace) -> None:
+    from omnisched import preview
     from omnisched.config import load_recipe
-    from omnisched.schedule import preview
 
     recipe = load_recipe(args.recipe)
     if args.steps is not None:

@@ -112,7 +112,7 @@ def export_schedule(
 ) -> ExportReport:
     """Writes the recipe's schedule to ``out`` in format ``fmt`` (``swift``: JSON Lines;
     ``llamafactory``: a JSON array plus its entry ``name`` in ``dataset_info.json`` beside it)."""
-    from omnisched.schedule.preview import schedule
+    from omnisched.preview import schedule
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; known: {', '.join(FORMATS)}")

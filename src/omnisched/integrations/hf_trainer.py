@@ -28,9 +28,9 @@ from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
 from omnisched.errors import ConfigError
 from omnisched.models.adapter import IGNORE_INDEX, AudioLMAdapter
+from omnisched.models.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import prepare_for_finetuning
-from omnisched.schedule.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler

@@ -32,10 +32,10 @@ from omnisched.data.manifest import read_split, write_notes, write_quarantine
 from omnisched.errors import ConfigError, TrainingError
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.aligner_cache import model_aligner_cache
+from omnisched.models.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
-from omnisched.schedule.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler

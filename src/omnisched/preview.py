@@ -1,7 +1,8 @@
 """Preview of a recipe's schedule without training: per-phase shares and a plot over steps.
 
 Walks the sampler through every step (phases that end on a loss plateau end at their
-``max_fraction``, as there are no losses) and counts what each batch holds.
+``max_fraction``, as there are no losses) and counts what each batch holds. It sits above the
+scheduling core: it reads the corpus and, for ADS, the model's aligner embeddings.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def schedule(recipe, strict: bool = False):
     of its corpus, built as training builds it (ADS recipes compute or reuse the aligner
     embeddings of the recipe's model)."""
     from omnisched.data.manifest import load_split
-    from omnisched.schedule.embeddings import model_embeddings
+    from omnisched.models.embeddings import model_embeddings
 
     examples = load_split(recipe.corpus, "train", strict, settings=recipe.data)
     embeddings = None
