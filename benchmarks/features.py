@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from omnisched.data.audio import SAMPLE_RATE, load_audio
-from omnisched.data.synth.corpus import synthesize_corpus
+from omnisched.lab.synth.corpus import synthesize_corpus
 from omnisched.models.features import LogMel
 
 try:

@@ -45,13 +45,13 @@ from transformers import Qwen2_5OmniThinkerConfig, Qwen2_5OmniThinkerForConditio
 from omnisched.config import FreezeSettings, LoraSettings
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.manifest import load_split
-from omnisched.data.synth.corpus import synthesize_corpus
+from omnisched.lab.synth.corpus import synthesize_corpus
+from omnisched.lab.tiny import thinker_token_ids
+from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import DTYPES
 from omnisched.models.lora import prepare_for_finetuning
-from omnisched.models.tiny import thinker_token_ids
-from omnisched.models.tokenizer import train_tokenizer
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler

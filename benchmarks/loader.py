@@ -27,11 +27,11 @@ import torch
 
 from omnisched.config import FreezeSettings, LoraSettings
 from omnisched.data.manifest import load_split
-from omnisched.data.synth.corpus import synthesize_corpus
+from omnisched.lab.synth.corpus import synthesize_corpus
+from omnisched.lab.tiny import build_tiny
+from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.lora import prepare_for_finetuning
-from omnisched.models.tiny import build_tiny
-from omnisched.models.tokenizer import train_tokenizer
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler

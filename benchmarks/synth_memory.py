@@ -86,7 +86,7 @@ def link_block(scripts, out: Path, noise_snr_db=None, *, sources: list[tuple[str
 
 def size_for(examples: int) -> int:
     """The smallest synth size whose corpus has at least ``examples`` speech examples."""
-    from omnisched.data.synth.scripts import split_sizes, task_count
+    from omnisched.lab.synth.scripts import split_sizes, task_count
     from omnisched.tasks import TASKS
 
     def speech(size: int) -> int:
@@ -100,7 +100,7 @@ def size_for(examples: int) -> int:
 
 def scenario(name: str, corpus: Path, size: int, source: Path | None) -> dict:
     """Runs one measurement in this process; returns its figures."""
-    import omnisched.data.synth.corpus as synth
+    import omnisched.lab.synth.corpus as synth
     from omnisched.data.audio import inspect_audio
     from omnisched.data.manifest import SPLITS, read_split
 

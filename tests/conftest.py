@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from omnisched.config import LengthStage, PretrainSettings
-from omnisched.models.tiny import TinySize
+from omnisched.lab.settings import LengthStage, PretrainSettings
+from omnisched.lab.tiny import TinySize
 
 MICRO = TinySize(
     audio_layers=1,
@@ -44,7 +44,7 @@ MICRO_PRETRAIN = PretrainSettings(
 @pytest.fixture(scope="session")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real synthesized corpus with 12 train speech rows per task."""
-    from omnisched.data.synth.corpus import synthesize_corpus
+    from omnisched.lab.synth.corpus import synthesize_corpus
 
     root = tmp_path_factory.mktemp("corpus") / "small"
     synthesize_corpus(root, size=12, seed=3, progress=False)
@@ -54,7 +54,7 @@ def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pretrain_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The micro foundation's own corpus: other rows than ``small_corpus``, as in the demo."""
-    from omnisched.data.synth.corpus import synthesize_corpus
+    from omnisched.lab.synth.corpus import synthesize_corpus
 
     root = tmp_path_factory.mktemp("corpus") / "pretrain"
     synthesize_corpus(root, size=12, seed=4, progress=False)
@@ -64,7 +64,7 @@ def pretrain_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def micro_foundation(pretrain_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A micro foundation pre-trained for a few steps on ``pretrain_corpus`` (saved to disk)."""
-    from omnisched.train.pretrain import pretrain
+    from omnisched.lab.pretrain import pretrain
 
     out = tmp_path_factory.mktemp("foundation")
     pretrain(pretrain_corpus, out, MICRO_PRETRAIN)

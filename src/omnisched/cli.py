@@ -22,7 +22,7 @@ NOTES_SHOWN = 50  # notes printed by validate; all of them go to notes.jsonl
 
 
 def _synth(args: argparse.Namespace) -> None:
-    from omnisched.data.synth.corpus import synthesize_corpus
+    from omnisched.lab.synth.corpus import synthesize_corpus
 
     synthesize_corpus(args.out, args.size, args.seed, noise_snr_db=args.noise_snr)
     print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
@@ -59,8 +59,8 @@ def _read_corpus(
 
 
 def _validate(args: argparse.Namespace) -> None:
+    from omnisched.data.card import corpus_card
     from omnisched.data.manifest import write_notes, write_quarantine
-    from omnisched.data.synth.card import corpus_card
 
     check = None
     if args.model is not None:
@@ -109,9 +109,9 @@ def _import_quarantine(root: Path) -> dict[Path, int]:
 
 
 def _import(args: argparse.Namespace) -> None:
+    from omnisched.data.card import corpus_card
     from omnisched.data.importers.base import ImportOptions
     from omnisched.data.importers.run import describe, import_corpus, parse_label_map
-    from omnisched.data.synth.card import corpus_card
 
     options = ImportOptions(
         split=args.split,
@@ -168,8 +168,8 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
-    from omnisched.config import load_pretrain_settings
-    from omnisched.train.pretrain import pretrain
+    from omnisched.lab.pretrain import pretrain
+    from omnisched.lab.settings import load_pretrain_settings
 
     settings = load_pretrain_settings(args.config)
     if args.steps is not None:
@@ -232,7 +232,7 @@ def _preview(args: argparse.Namespace) -> None:
 
 
 def _study(args: argparse.Namespace) -> None:
-    from omnisched.study.runner import load_study, run_study
+    from omnisched.lab.study.runner import load_study, run_study
 
     study = load_study(args.study, args.scale, args.seeds)
     if args.allow_outside_root:
@@ -264,7 +264,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from omnisched.demo import run_demo
+    from omnisched.lab.demo import run_demo
 
     run_demo(
         args.out,

@@ -24,15 +24,15 @@ from transformers import (
 from omnisched.cli import main
 from omnisched.data.dataset import CachedAudioDataset, ExampleDataset
 from omnisched.data.manifest import load_split
+from omnisched.lab.pretrain import _tokenizer_texts
+from omnisched.lab.tiny import build_tiny_qwen2_audio, tiny_config
+from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.aligner_cache import fill_cache
 from omnisched.models.families import QWEN2_5_OMNI, QWEN2_AUDIO, family_of
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import load_pretrained
-from omnisched.models.tiny import build_tiny_qwen2_audio, tiny_config
-from omnisched.models.tokenizer import train_tokenizer
 from omnisched.train.logging import read_metrics
-from omnisched.train.pretrain import _tokenizer_texts
 
 TASKS = ["asr", "dialect"]
 

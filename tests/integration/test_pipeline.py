@@ -13,19 +13,19 @@ from tests.conftest import MICRO_PRETRAIN
 
 from omnisched.cli import main
 from omnisched.data.manifest import load_split
-from omnisched.models.alignment import AlignerCTC
-from omnisched.models.loading import load_finetuned, load_pretrained
-from omnisched.models.tiny import build_tiny
-from omnisched.models.tokenizer import train_tokenizer
-from omnisched.train.generic import GENERIC_TASKS, text_examples
-from omnisched.train.logging import read_metrics
-from omnisched.train.pretrain import (
+from omnisched.lab.alignment import AlignerCTC
+from omnisched.lab.generic import GENERIC_TASKS, text_examples
+from omnisched.lab.pretrain import (
     _sentences,
     _tokenizer_texts,
     as_asr,
     listen_first,
     pretrain,
 )
+from omnisched.lab.tiny import build_tiny
+from omnisched.lab.tokenizer import train_tokenizer
+from omnisched.models.loading import load_finetuned, load_pretrained
+from omnisched.train.logging import read_metrics
 
 TASKS = ["asr", "ssum", "dialect", "emotion"]
 

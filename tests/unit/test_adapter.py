@@ -10,10 +10,10 @@ from tests.conftest import MICRO
 from omnisched.data.audio import resample, to_float
 from omnisched.data.dataset import LoadedExample
 from omnisched.data.example import Example
-from omnisched.data.synth.espeak import Prosody, speaker
-from omnisched.models import tokenizer as tok
+from omnisched.lab.synth.espeak import Prosody, speaker
+from omnisched.lab.tiny import build_tiny
+from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.adapter import IGNORE_INDEX, AudioLMAdapter
-from omnisched.models.tiny import build_tiny
 from omnisched.tasks import TASKS
 
 SENTENCES = ["ذهب الولد إلى المدرسة", "شربت البنت القهوة في الصباح الباكر"]
@@ -28,7 +28,7 @@ def spoken(text: str) -> np.ndarray:
 def adapter() -> AudioLMAdapter:
     torch.manual_seed(0)
     prompts = [task.prompt("ar") for task in TASKS.values()]
-    tokenizer = tok.train_tokenizer(SENTENCES * 5 + prompts, vocab_size=400)
+    tokenizer = train_tokenizer(SENTENCES * 5 + prompts, vocab_size=400)
     return AudioLMAdapter(build_tiny(tokenizer, MICRO).eval(), tokenizer)
 
 
@@ -114,7 +114,7 @@ def test_batched_generation_equals_one_by_one(adapter, items):
 
 
 def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, items):
-    from omnisched.models.alignment import AlignerCTC
+    from omnisched.lab.alignment import AlignerCTC
 
     alphabet = {c for item in items for c in item.example.target}
     ctc = AlignerCTC(adapter.thinker, adapter.tokenizer, alphabet, weight=1.0)
@@ -132,7 +132,7 @@ def test_aligner_ctc_reaches_the_audio_encoder_and_skips_text_rows(adapter, item
 
 
 def test_aligner_ctc_owns_only_its_head(adapter):
-    from omnisched.models.alignment import AlignerCTC
+    from omnisched.lab.alignment import AlignerCTC
 
     ctc = AlignerCTC(adapter.thinker, adapter.tokenizer, "abc", weight=1.0)
     assert ctc.encode("cab?") == [3, 1, 2]

@@ -9,8 +9,8 @@ import pytest
 from omnisched.cli import main
 from omnisched.config import load_recipe
 from omnisched.errors import ConfigError
-from omnisched.foundation import shipped_card
-from omnisched.study.runner import load_study
+from omnisched.lab.foundation import shipped_card
+from omnisched.lab.study.runner import load_study
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omnisched.foundation import SHIPPED_FILES, shipped_card, shipped_foundation
+from omnisched.lab.foundation import SHIPPED_FILES, shipped_card, shipped_foundation
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.families import QWEN2_5_OMNI
 from omnisched.models.loading import load_pretrained

@@ -10,8 +10,8 @@ from omnisched.errors import ConfigError
 from omnisched.eval.evaluate import score_task
 from omnisched.eval.metrics import exact_match
 from omnisched.eval.normalize import ArabicNormalizer
+from omnisched.lab.generic import generic_target, speech_examples, text_examples
 from omnisched.tasks import GENERIC, TASKS
-from omnisched.train.generic import generic_target, speech_examples, text_examples
 
 ARABIC = "ذهب الولد إلى المدرسة، صباحاً."
 ENGLISH = "Set an alarm for seven."

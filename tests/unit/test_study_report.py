@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from omnisched.study.claims import CLAIMS
-from omnisched.study.report import Estimate, Paired, Run, Summary, both, report_lines
+from omnisched.lab.study.claims import CLAIMS
+from omnisched.lab.study.report import Estimate, Paired, Run, Summary, both, report_lines
 
 
 def test_estimate_is_the_t_interval_over_seeds():

@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
+from omnisched.data.card import SYNTH_PARAMS, corpus_card
 from omnisched.data.example import Example
 from omnisched.data.manifest import (
     SPLITS,
@@ -24,12 +25,11 @@ from omnisched.data.manifest import (
     read_manifest,
     write_manifest,
 )
-from omnisched.data.synth.card import SYNTH_PARAMS, corpus_card
-from omnisched.data.synth.corpus import add_noise, synthesize_corpus
-from omnisched.data.synth.espeak import voice_variants
-from omnisched.data.synth.scripts import corpus_scripts, split_sizes, task_scripts
-from omnisched.data.synth.speakers import VARIANTS
 from omnisched.errors import ConfigError
+from omnisched.lab.synth.corpus import add_noise, synthesize_corpus
+from omnisched.lab.synth.espeak import voice_variants
+from omnisched.lab.synth.scripts import corpus_scripts, split_sizes, task_scripts
+from omnisched.lab.synth.speakers import VARIANTS
 from omnisched.tasks import TASKS
 
 SIZE = 8

@@ -1,1 +1,1 @@
-"""Corpus side: examples, manifests, audio and the embedded synthetic corpus."""
+"""Corpus side: examples, manifests, importers, audio and the corpus card."""

@@ -1,1 +1,1 @@
-"""Model side: adapters that know one model family each, and the tiny embedded foundation."""
+"""Model side: families, the adapter that knows each of them, LoRA, loading, caches."""

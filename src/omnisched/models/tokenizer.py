@@ -1,15 +1,10 @@
-"""A byte-level BPE tokenizer trained on the corpus, with Qwen2.5-Omni's special tokens.
+"""Qwen2.5-Omni's special tokens: the chat turns and audio span the adapter builds prompts of.
 
-The real checkpoints bring their own tokenizer; the tiny foundation model needs one that covers
-Arabic and English of the embedded corpus in a small vocabulary, so it is trained here.
+The real checkpoints bring their own tokenizer holding them; the tiny foundation's tokenizer
+(``omnisched.lab.tokenizer``) gives them its first ids.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast
 
 PAD = "<|endoftext|>"
 IM_START = "<|im_start|>"
@@ -33,24 +28,3 @@ SPECIAL_TOKENS = (
     VISION_BOS,
     VISION_EOS,
 )
-
-
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000) -> PreTrainedTokenizerFast:
-    """Trains byte-level BPE on ``texts``; special tokens take the first ids."""
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe,
-        pad_token=PAD,
-        eos_token=IM_END,
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in (PAD, IM_END)],
-        padding_side="right",
-    )

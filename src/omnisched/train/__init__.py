@@ -1,1 +1,1 @@
-"""Training: the fine-tuning loop, pre-training of the tiny foundation, checkpoints, logs."""
+"""Training: the fine-tuning loop, checkpoints, logs and the data loader."""

@@ -12,20 +12,21 @@ import shutil
 import time
 from pathlib import Path
 
-from omnisched.config import CorpusSettings, PretrainSettings, load_recipe
-from omnisched.data.synth.corpus import (
+from omnisched.config import load_recipe
+from omnisched.errors import ConfigError
+from omnisched.eval.evaluate import compare_to_baseline, headline_table
+from omnisched.eval.report import write_run_report
+from omnisched.eval.run import evaluate_model, evaluate_on_dev, evaluate_run
+from omnisched.lab.foundation import shipped_card, shipped_foundation
+from omnisched.lab.pretrain import pretrain
+from omnisched.lab.settings import CorpusSettings, PretrainSettings
+from omnisched.lab.synth.corpus import (
     CARD_NAME,
     PRETRAIN_CORPUS,
     check_disjoint,
     ensure_corpus,
 )
-from omnisched.errors import ConfigError
-from omnisched.eval.evaluate import compare_to_baseline, headline_table
-from omnisched.eval.report import write_run_report
-from omnisched.eval.run import evaluate_model, evaluate_on_dev, evaluate_run
-from omnisched.foundation import shipped_card, shipped_foundation
 from omnisched.train.loop import train
-from omnisched.train.pretrain import pretrain
 
 
 def run_demo(

@@ -32,16 +32,16 @@ import espeakng_loader
 import numpy as np
 from tqdm import tqdm
 
-from omnisched.config import CorpusSettings
 from omnisched.data.audio import SAMPLE_RATE, resample, to_float, write_audio
+from omnisched.data.card import SYNTH_PARAMS, corpus_card
 from omnisched.data.example import Example
 from omnisched.data.manifest import SPLITS, example_line, iter_examples, manifest_path
-from omnisched.data.synth.card import SYNTH_PARAMS, corpus_card
-from omnisched.data.synth.espeak import Prosody, speaker
-from omnisched.data.synth.lexicon import CALIBRATION_SENTENCES
-from omnisched.data.synth.scripts import Script, corpus_scripts, split_sizes, task_count
-from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile
 from omnisched.errors import ConfigError, OmnischedError
+from omnisched.lab.settings import CorpusSettings
+from omnisched.lab.synth.espeak import Prosody, speaker
+from omnisched.lab.synth.lexicon import CALIBRATION_SENTENCES
+from omnisched.lab.synth.scripts import Script, corpus_scripts, split_sizes, task_count
+from omnisched.lab.synth.speakers import BASE_VOLUME, SpeakerProfile
 from omnisched.seeding import derive_rng
 from omnisched.tasks import TASKS
 

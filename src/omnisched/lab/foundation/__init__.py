@@ -1,7 +1,7 @@
 """The shipped tiny foundation: the embedded default every demo, study and test starts from.
 
 A tiny Qwen2.5-Omni thinker pre-trained by ``omnisched pretrain`` (text first, then speech
-aligned to it; ``train.pretrain``) on the embedded pre-training corpus, saved with
+aligned to it; ``omnisched.lab.pretrain``) on the embedded pre-training corpus, saved with
 ``save_pretrained`` beside its tokenizer and its card (``foundation.json``: the command,
 settings, corpus fingerprint, training time and test scores). ``make foundation`` rebuilds one
 from scratch into ``runs/foundation``; copying its ``SHIPPED_FILES`` here replaces it.

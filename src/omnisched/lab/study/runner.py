@@ -22,16 +22,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm.auto import tqdm
 
-from omnisched.config import (
-    CorpusSettings,
-    PretrainSettings,
-    Recipe,
-    _describe,
-    load_recipe,
-    load_yaml,
-)
-from omnisched.data.synth.corpus import PRETRAIN_CORPUS, check_disjoint
+from omnisched.config import Recipe, describe_invalid, load_recipe, load_yaml
 from omnisched.errors import ConfigError
+from omnisched.lab.settings import CorpusSettings, PretrainSettings
+from omnisched.lab.synth.corpus import PRETRAIN_CORPUS, check_disjoint
 
 
 class Bar(BaseModel):
@@ -93,7 +87,7 @@ def load_study(path: Path, scale: Path | None = None, seeds: list[int] | None = 
     try:
         study = Study.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_describe(error, str(path))) from None
+        raise ConfigError(describe_invalid(error, str(path))) from None
     recipes = [(Path(path).parent / r).resolve() for r in study.recipes]
     missing = [str(r) for r in recipes if not r.is_file()]
     if missing:
@@ -113,7 +107,8 @@ def run_recipe(study: Study, recipe_path: Path, seed: int) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_describe(error, f"{recipe_path} with the study's overrides")) from None
+        where = f"{recipe_path} with the study's overrides"
+        raise ConfigError(describe_invalid(error, where)) from None
 
 
 def run_dir(study: Study, recipe: Recipe, seed: int) -> Path:
@@ -122,7 +117,7 @@ def run_dir(study: Study, recipe: Recipe, seed: int) -> Path:
 
 def foundation_dir(study: Study) -> Path:
     """The directory of the study's foundation: its own, or the shipped one."""
-    from omnisched.foundation import shipped_foundation
+    from omnisched.lab.foundation import shipped_foundation
 
     return study.foundation if study.foundation is not None else shipped_foundation()
 
@@ -131,9 +126,9 @@ def prepare(study: Study) -> None:
     """Synthesizes the embedded corpus when missing (a corpus of your own, with manifests and
     no synthesis card, is used as it is), and pre-trains the study's own foundation on the
     other corpus when its directory holds no model yet."""
-    from omnisched.data.synth.card import SYNTH_PARAMS
-    from omnisched.data.synth.corpus import ensure_corpus
-    from omnisched.train.pretrain import pretrain
+    from omnisched.data.card import SYNTH_PARAMS
+    from omnisched.lab.pretrain import pretrain
+    from omnisched.lab.synth.corpus import ensure_corpus
 
     corpus = Path(study.corpus.path)
     own = (corpus / "train" / "manifest.jsonl").is_file() and not (corpus / SYNTH_PARAMS).is_file()
@@ -208,8 +203,8 @@ def run_study(study: Study, jobs: int = 1) -> Path:
     evenly between them (on a small CPU, two single-threaded runs finish more steps per second
     than one run on both cores); the first run trains alone, so that the caches every run
     reads (frozen-encoder outputs, aligner embeddings) are filled once."""
-    from omnisched.study.claims import CLAIMS
-    from omnisched.study.report import write_study_report
+    from omnisched.lab.study.claims import CLAIMS
+    from omnisched.lab.study.report import write_study_report
 
     prepare(study)
     plan = [(run_recipe(study, path, seed), seed) for path in study.recipes for seed in study.seeds]

@@ -14,7 +14,7 @@ from functools import cache
 from types import MappingProxyType
 
 from omnisched.data.manifest import SPLITS
-from omnisched.data.synth.espeak import Prosody
+from omnisched.lab.synth.espeak import Prosody
 from omnisched.seeding import derive_rng
 
 ESPEAK_LANGUAGES: dict[str, str] = {"ar": "ar", "en": "en-us"}

@@ -40,28 +40,28 @@ from omnisched.config import (
     EvalSettings,
     FreezeSettings,
     ModelSettings,
-    PretrainSettings,
     Recipe,
     TrainSettings,
 )
+from omnisched.data.card import SYNTH_PARAMS
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
-from omnisched.data.synth.card import SYNTH_PARAMS
 from omnisched.eval.evaluate import evaluate_examples
 from omnisched.eval.metrics import wer_cer
 from omnisched.eval.normalize import ArabicNormalizer
-from omnisched.models.alignment import AlignerCTC
+from omnisched.lab.alignment import AlignerCTC
+from omnisched.lab.generic import GENERIC_TASKS, TEXT_ONLY, speech_examples, text_examples
+from omnisched.lab.settings import PretrainSettings
+from omnisched.lab.tiny import build_tiny
+from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
-from omnisched.models.tiny import build_tiny
-from omnisched.models.tokenizer import train_tokenizer
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.plan import PhaseSpec, build_plan
 from omnisched.schedule.recipes import PhasesSchedule, UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.tasks import KNOWN_TASKS, LANGUAGES
-from omnisched.train.generic import GENERIC_TASKS, TEXT_ONLY, speech_examples, text_examples
 from omnisched.train.loader import make_loader
 from omnisched.train.loop import train
 

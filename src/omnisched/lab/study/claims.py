@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from omnisched.study.report import (
+from omnisched.lab.study.report import (
     INCONCLUSIVE,
     Estimate,
     Paired,

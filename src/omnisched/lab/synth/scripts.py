@@ -19,9 +19,9 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from omnisched.data.synth import lexicon as lx
-from omnisched.data.synth.espeak import Prosody
-from omnisched.data.synth.speakers import BASE_VOLUME, SpeakerProfile, split_speakers
+from omnisched.lab.synth import lexicon as lx
+from omnisched.lab.synth.espeak import Prosody
+from omnisched.lab.synth.speakers import BASE_VOLUME, SpeakerProfile, split_speakers
 from omnisched.seeding import derive_rng
 from omnisched.tasks import TASKS
 
