@@ -38,13 +38,15 @@ foundation: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest tests -q
 
+# style, then the import layers (pyproject's [tool.importlinter]: the core never imports the lab)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf runs .pytest_cache .ruff_cache
+	rm -rf runs .pytest_cache .ruff_cache .import_linter_cache
