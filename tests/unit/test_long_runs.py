@@ -14,15 +14,16 @@ from safetensors.torch import load_file
 from transformers import Qwen2_5OmniThinkerForConditionalGeneration as Thinker
 
 from omnisched.cli import main
-from omnisched.config import FreezeSettings
+from omnisched.config import FreezeSettings, Recipe
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.manifest import load_split
-from omnisched.errors import TrainingError
+from omnisched.errors import ConfigError, TrainingError
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.train.checkpoint import load_optimizer_state
 from omnisched.train.logging import read_metrics
+from omnisched.train.loop import train
 from omnisched.train.step import forward_backward
 
 
@@ -189,3 +190,12 @@ def test_training_logs_the_split_and_goes_on(
         (2, 2),
     ]
     assert [r["step"] for r in records if "loss" in r and r.get("event") is None] == [1, 2]
+
+
+def test_evaluation_during_training_is_passed_in_and_required_by_eval_every(tmp_path: Path):
+    """The loop does not import the evaluation: a recipe that evaluates every few steps is
+    refused up front when none is given."""
+    recipe = Recipe(name="dev", eval={"every": 5})
+    with pytest.raises(ConfigError, match="evaluate_on_dev"):
+        train(recipe, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
