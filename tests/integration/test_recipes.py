@@ -13,7 +13,11 @@ from omnisched.config import load_recipe
 from omnisched.train.logging import read_metrics
 
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = sorted(p for p in (REPO / "recipes").glob("paper*/*.yaml") if p.stem != "study")
+RECIPES = sorted(
+    p
+    for p in (REPO / "recipes").glob("paper*/*.yaml")
+    if p.stem != "study" and not p.stem.startswith("scale-")
+)
 
 
 def _localized(recipe: Path, corpus: Path, foundation: Path, out: Path) -> Path:
