@@ -170,11 +170,11 @@ def train(
     is not part of the saved weights.
     ``evaluate`` scores the model on the dev split every ``eval.every`` steps (the evaluation
     is passed in, so that training does not depend on it:
-    ``omnisched.eval.run.evaluate_on_dev``); a recipe with ``eval.every`` needs one.
+    ``omnisched.eval.runs.evaluate_on_dev``); a recipe with ``eval.every`` needs one.
     """
     if recipe.eval.every and evaluate is None:
         raise ConfigError(
-            "eval.every is set: train() needs evaluate= (omnisched.eval.run.evaluate_on_dev)"
+            "eval.every is set: train() needs evaluate= (omnisched.eval.runs.evaluate_on_dev)"
         )
     run_dir = Path(run_dir)
     settings = recipe.train
