@@ -196,7 +196,7 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
 
 def _train(args: argparse.Namespace) -> None:
     from omnisched.config import load_recipe
-    from omnisched.eval.run import evaluate_on_dev
+    from omnisched.eval.runs import evaluate_on_dev
     from omnisched.train.loop import train
 
     recipe = load_recipe(args.recipe)
@@ -244,7 +244,7 @@ def _study(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from omnisched.eval.run import evaluate_model, evaluate_run
+    from omnisched.eval.runs import evaluate_model, evaluate_run
 
     if args.run is not None:
         results = evaluate_run(args.run, args.split, args.limit, args.allow_outside_root)

@@ -203,7 +203,7 @@ def test_eval_counts_and_warns_of_outputs_cut_at_the_answer_budget(
     micro_foundation: Path, small_corpus: Path, tmp_path: Path
 ):
     from omnisched.config import EvalSettings
-    from omnisched.eval.run import evaluate_model
+    from omnisched.eval.runs import evaluate_model
 
     settings = EvalSettings(max_new_tokens=1)  # every transcript is longer than a token
     with pytest.warns(UserWarning, match=r"cut at eval.max_new_tokens=1 .*'asr': 3"):
@@ -215,7 +215,7 @@ def test_eval_counts_and_warns_of_outputs_cut_at_the_answer_budget(
 
 
 def test_run_report_has_the_table_and_learning_curves(trained_run: Path):
-    from omnisched.eval.report import write_run_report
+    from omnisched.eval.run_report import write_run_report
 
     scores = {
         "asr": {"headline": "cer", "cer": 0.5},

@@ -15,8 +15,8 @@ from pathlib import Path
 from omnisched.config import load_recipe
 from omnisched.errors import ConfigError
 from omnisched.eval.evaluate import compare_to_baseline, headline_table
-from omnisched.eval.report import write_run_report
-from omnisched.eval.run import evaluate_model, evaluate_on_dev, evaluate_run
+from omnisched.eval.run_report import write_run_report
+from omnisched.eval.runs import evaluate_model, evaluate_on_dev, evaluate_run
 from omnisched.lab.foundation import shipped_card, shipped_foundation
 from omnisched.lab.pretrain import pretrain
 from omnisched.lab.settings import CorpusSettings, PretrainSettings

@@ -142,7 +142,7 @@ def prepare(study: Study) -> None:
 def evaluate_foundation(study: Study, recipe: Recipe) -> None:
     """The foundation's scores on the dev subset the runs are evaluated on during training
     and on the test split, under ``<out>/foundation/<split>/`` (once)."""
-    from omnisched.eval.run import evaluate_model
+    from omnisched.eval.runs import evaluate_model
 
     settings = recipe.eval
     for split, limit in [
@@ -166,7 +166,7 @@ def evaluate_foundation(study: Study, recipe: Recipe) -> None:
 
 def _run_one(recipe: dict, directory: str) -> str:
     """Trains and evaluates one run (in a worker process of ``run_study``)."""
-    from omnisched.eval.run import evaluate_on_dev, evaluate_run
+    from omnisched.eval.runs import evaluate_on_dev, evaluate_run
     from omnisched.train.loop import train
 
     parsed = Recipe.model_validate(recipe)
