@@ -11,14 +11,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omnisched.errors import OmnischedError
 
 if TYPE_CHECKING:
+    from omnisched.config import Recipe
     from omnisched.data.manifest import DataSettings
 
 NOTES_SHOWN = 50  # notes printed by validate; all of them go to notes.jsonl
+COMMAND_LINE = "command line"  # where an override's error says it came from
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -28,15 +30,33 @@ def _synth(args: argparse.Namespace) -> None:
     print((args.out / "CORPUS.md").read_text(encoding="utf-8"))
 
 
-def _data_settings(args: argparse.Namespace, base: DataSettings | None = None) -> DataSettings:
-    """The recipe's data settings (or the defaults) with the command line's options on top."""
+def _data_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The data settings the command line sets, by field name."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "allow_outside_root", False):
+        overrides["allow_outside_root"] = True
+    if getattr(args, "long_audio", None) is not None:
+        overrides["long_audio"] = args.long_audio
+    return overrides
+
+
+def _data_settings(args: argparse.Namespace) -> DataSettings:
+    """The default data settings with the command line's options on top."""
+    from omnisched.config import with_overrides
     from omnisched.data.manifest import DataSettings
 
-    settings = base or DataSettings()
-    update = {"allow_outside_root": True} if getattr(args, "allow_outside_root", False) else {}
-    if getattr(args, "long_audio", None) is not None:
-        update["long_audio"] = args.long_audio
-    return settings.model_copy(update=update)
+    return with_overrides(DataSettings(), _data_overrides(args), COMMAND_LINE)
+
+
+def _recipe(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Recipe:
+    """The recipe of ``--recipe`` with ``--steps``, the data options and ``overrides`` (dotted
+    field paths; None sets nothing) on top, validated as a whole."""
+    from omnisched.config import load_recipe, with_overrides
+
+    given = {"train.steps": args.steps, **(overrides or {})}
+    given |= {f"data.{name}": value for name, value in _data_overrides(args).items()}
+    given = {path: value for path, value in given.items() if value is not None}
+    return with_overrides(load_recipe(args.recipe), given, COMMAND_LINE)
 
 
 def _read_corpus(
@@ -142,12 +162,9 @@ def _import(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from omnisched.config import load_recipe
     from omnisched.export import TRAINER_SETTINGS, export_schedule
 
-    recipe = load_recipe(args.recipe)
-    if args.steps is not None:
-        recipe.train.steps = args.steps
+    recipe = _recipe(args)
     report = export_schedule(recipe, args.format, args.out, args.strict, args.name)
     print(
         f"{report.rows} rows = {report.steps} global batches of {report.batch_size} in schedule "
@@ -168,12 +185,13 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> None:
+    from omnisched.config import with_overrides
     from omnisched.lab.pretrain import pretrain
     from omnisched.lab.settings import load_pretrain_settings
 
     settings = load_pretrain_settings(args.config)
     if args.steps is not None:
-        settings = settings.model_copy(update={"steps": args.steps})
+        settings = with_overrides(settings, {"steps": args.steps}, COMMAND_LINE)
     card = pretrain(
         args.corpus,
         args.out,
@@ -195,30 +213,18 @@ def _run_dir(args: argparse.Namespace, name: str) -> Path:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from omnisched.config import load_recipe
     from omnisched.eval.runs import evaluate_on_dev
     from omnisched.train.loop import train
 
-    recipe = load_recipe(args.recipe)
-    if args.steps is not None:
-        recipe.train.steps = args.steps
-    if args.model is not None:
-        recipe.model.path = args.model
-    if args.corpus is not None:
-        recipe.corpus = args.corpus
-    recipe.data = _data_settings(args, recipe.data)
+    recipe = _recipe(args, {"model.path": args.model, "corpus": args.corpus})
     final = train(recipe, _run_dir(args, recipe.name), strict=args.strict, evaluate=evaluate_on_dev)
     print(f"fine-tuned weights at {final}")
 
 
 def _preview(args: argparse.Namespace) -> None:
     from omnisched import preview
-    from omnisched.config import load_recipe
 
-    recipe = load_recipe(args.recipe)
-    if args.steps is not None:
-        recipe.train.steps = args.steps
-    recipe.data = _data_settings(args, recipe.data)
+    recipe = _recipe(args)
     chosen, batches, sampler = preview.schedule(recipe, args.strict)
     print(
         f"# {recipe.name}: {recipe.schedule.strategy}, {len(batches)} steps of "
@@ -285,6 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(Qwen2.5-Omni, Qwen2-Audio): corpus, foundation, training, per-task evaluation.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # options several commands share, declared once
+    strict = argparse.ArgumentParser(add_help=False)
+    strict.add_argument("--strict", action="store_true", help="fail on the first bad row")
+    outside_root = argparse.ArgumentParser(add_help=False)
+    outside_root.add_argument(
+        "--allow-outside-root",
+        action="store_true",
+        help="accept audio paths that resolve outside the corpus directory",
+    )
+    recipe = argparse.ArgumentParser(add_help=False)
+    recipe.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
+    recipe.add_argument("--steps", type=int, default=None, help="override train.steps")
 
     synth = commands.add_parser(
         "synth",
@@ -307,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate",
+        parents=[strict, outside_root],
         help="check a corpus: print its card, its quarantined rows and notes",
         description="Reads every <split>/manifest.jsonl and decodes every audio file; bad rows "
         "(malformed JSON or UTF-8, missing field, unknown task, label outside the task's set, "
@@ -317,7 +336,6 @@ def build_parser() -> argparse.ArgumentParser:
         "written to notes.jsonl.",
     )
     validate.add_argument("corpus", type=Path, help="corpus directory")
-    validate.add_argument("--strict", action="store_true", help="fail on the first bad row")
     validate.add_argument(
         "--long-audio",
         choices=["error", "split"],
@@ -334,17 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--max-target-tokens", type=int, default=None, help="with --model: a target budget"
     )
-    validate.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     validate.set_defaults(func=_validate)
 
     from omnisched.data.importers import IMPORTERS
 
     importing = commands.add_parser(
         "import",
+        parents=[strict],
         help="import a corpus in a public format as omnisched manifests",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reads SRC in FORMAT and writes DIR/<split>/manifest.jsonl, with audio "
@@ -404,11 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="speechmassive: also import rows whose is_validated is false (quarantined otherwise)",
     )
-    importing.add_argument("--strict", action="store_true", help="fail on the first bad row")
     importing.set_defaults(func=_import)
 
     exporting = commands.add_parser(
         "export",
+        parents=[recipe, strict],
         help="write a recipe's schedule as an ms-swift or LLaMA-Factory training file",
         description="Draws the recipe's global batches with the plan and sampler training "
         "uses and writes one chat row per position, in schedule order: swift → JSON Lines "
@@ -417,18 +431,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Prints the trainer settings that keep the order (no shuffling, global batch = the "
         "recipe's batch_size).",
     )
-    exporting.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
     exporting.add_argument("--format", choices=["swift", "llamafactory"], required=True)
     exporting.add_argument("--out", type=Path, required=True, help="training file to write")
-    exporting.add_argument("--steps", type=int, default=None, help="override train.steps")
     exporting.add_argument(
         "--name", default=None, help="LLaMA-Factory dataset name (default: the file's stem)"
     )
-    exporting.add_argument("--strict", action="store_true", help="fail on the first bad row")
     exporting.set_defaults(func=_export)
 
     pretrain = commands.add_parser(
         "pretrain",
+        parents=[strict, outside_root],
         help="pre-train the tiny Qwen2.5-Omni foundation from scratch (cached)",
         description="Trains a corpus tokenizer and a tiny Qwen2.5-Omni thinker from scratch: "
         "the listener on a character CTC, the LLM on generic text tasks of every transcript, "
@@ -445,24 +457,17 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--config", type=Path, default=None, help="YAML of PretrainSettings")
     pretrain.add_argument("--steps", type=int, default=None, help="override the step count")
     pretrain.add_argument("--force", action="store_true", help="retrain even if cached")
-    pretrain.add_argument("--strict", action="store_true", help="fail on the first bad row")
-    pretrain.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     pretrain.set_defaults(func=_pretrain)
 
     train = commands.add_parser(
         "train",
+        parents=[recipe, strict, outside_root],
         help="fine-tune a model with a recipe's schedule",
         description="Accelerate loop with LoRA on the LLM's attention, audio encoder and aligner "
         "frozen (all configurable in the recipe). Logs per-task loss, gradient norm, learning "
         "rate and examples/s to metrics.jsonl; checkpoints atomically and resumes from them.",
     )
-    train.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
     train.add_argument("--run-dir", type=Path, default=None, help="default runs/<recipe name>")
-    train.add_argument("--steps", type=int, default=None, help="override train.steps")
     train.add_argument(
         "--model",
         type=Path,
@@ -471,35 +476,23 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint directory",
     )
     train.add_argument("--corpus", type=Path, default=None, help="override the recipe's corpus")
-    train.add_argument("--strict", action="store_true", help="fail on the first bad row")
-    train.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     train.set_defaults(func=_train)
 
     show = commands.add_parser(
         "preview",
+        parents=[recipe, strict, outside_root],
         help="show a recipe's schedule without training: per-phase shares and a plot",
         description="Draws every global batch of the recipe's schedule (no model step), prints "
         "each phase's measured share per pool (task/modality/language) and writes a PNG of task "
         "and modality share over steps. ADS recipes compute (or reuse) the aligner embeddings. "
         "Phases that end on a loss plateau are shown ending at their max_fraction.",
     )
-    show.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
-    show.add_argument("--steps", type=int, default=None, help="override train.steps")
     show.add_argument("--out", type=Path, default=None, help="PNG, default runs/<name>/preview.png")
-    show.add_argument("--strict", action="store_true", help="fail on the first bad row")
-    show.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     show.set_defaults(func=_preview)
 
     study = commands.add_parser(
         "study",
+        parents=[outside_root],
         help="run recipes × seeds and write a report with a verdict on each claim",
         description="Runs every recipe of the study for every seed, each in "
         "<out>/runs/<recipe>/seed-<n> (finished runs are skipped, half-finished ones resume), "
@@ -533,15 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeds in place of the study's own (at least 3 for a paired interval worth "
         "reading; runs already finished for these seeds are kept)",
     )
-    study.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     study.set_defaults(func=_study)
 
     evaluate = commands.add_parser(
         "eval",
+        parents=[outside_root],
         help="evaluate per task: WER/CER, ROUGE, macro-F1, SLU metrics",
         description="Greedy generation, then per-task metrics after Arabic normalization; "
         "writes eval.json, eval.md and predictions.jsonl.",
@@ -555,11 +544,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, default=None, help="output dir for --model")
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--limit", type=int, default=None, help="examples per task")
-    evaluate.add_argument(
-        "--allow-outside-root",
-        action="store_true",
-        help="accept audio paths that resolve outside the corpus directory",
-    )
     evaluate.set_defaults(func=_eval)
 
     demo = commands.add_parser(
@@ -574,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pretrain",
         action="store_true",
         help="rebuild the foundation from scratch instead of starting from the shipped one "
-        "(tens of minutes on a laptop CPU; cached in <out>/foundation)",
+        "(cached in <out>/foundation)",
     )
     demo.add_argument("--out", type=Path, default=Path("runs"))
     demo.add_argument("--size", type=int, default=800)
@@ -592,16 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="with --pretrain: size of the pre-training corpus (default 1600, twice the "
-        "fine-tuning corpus; "
-        "the README's design notes say what was measured)",
+        "fine-tuning corpus)",
     )
     demo.add_argument(
         "--recipe",
         type=Path,
         default=Path("recipes/demo.yaml"),
-        help="fine-tuning recipe (default recipes/demo.yaml: uniform mixing, 1500 steps, which "
-        "beat the foundation on every task; recipes/demo-quick.yaml: 350 steps, 4 to 6 minutes "
-        "shorter on 2 CPU cores, which lose ASR)",
+        help="fine-tuning recipe (default recipes/demo.yaml: uniform mixing, 1500 steps; "
+        "recipes/demo-quick.yaml is its short version, 350 steps)",
     )
     demo.set_defaults(func=_demo)
     return parser

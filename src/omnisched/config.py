@@ -7,7 +7,7 @@ path and, for closed choices, the allowed values.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -21,6 +21,8 @@ from pydantic import (
 from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
 from omnisched.schedule.recipes import Schedule, UniformSchedule
+
+Settings = TypeVar("Settings", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -171,6 +173,23 @@ def recipe_from_mapping(data: dict, source: str) -> Recipe:
     field."""
     try:
         return Recipe.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_invalid(error, source)) from None
+
+
+def with_overrides(settings: Settings, overrides: dict[str, Any], source: str) -> Settings:
+    """``settings`` with the fields at the dotted paths of ``overrides`` (``train.steps``)
+    replaced, then validated again as a whole, as if read from ``source``: an override is never
+    assigned unchecked, and a ConfigError names each field it makes wrong."""
+    data = settings.model_dump()
+    for path, value in overrides.items():
+        *parents, field = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[field] = value
+    try:
+        return type(settings).model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_invalid(error, source)) from None
 

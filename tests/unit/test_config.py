@@ -94,3 +94,23 @@ def test_the_demo_refuses_the_shipped_foundations_own_corpus(tmp_path: Path, cap
     assert main(["demo", "--out", str(out), "--seed", str(seed)]) == 2
     assert f"seed {seed} is the fine-tuning corpus' seed" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["train", "preview", "export"])
+def test_a_command_line_override_is_validated_like_the_recipe(tmp_path: Path, capsys, command: str):
+    recipe = write(tmp_path, "name: x\n")
+    args = [command, "--recipe", str(recipe), "--steps", "0"]
+    if command == "export":
+        args += ["--format", "swift", "--out", str(tmp_path / "out.jsonl")]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "command line: invalid recipe" in error
+    assert "field 'train.steps': Input should be greater than 0" in error
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_pretraining_steps_from_the_command_line_are_validated(tmp_path: Path, capsys):
+    args = ["pretrain", "--corpus", str(tmp_path), "--out", str(tmp_path / "f"), "--steps", "0"]
+    assert main(args) == 2
+    assert "field 'steps': Input should be greater than 0" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
