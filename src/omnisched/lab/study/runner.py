@@ -67,6 +67,8 @@ class Study(BaseModel):
 
 
 def _merge(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra`` on top: mappings merge key by key, any other value (a list
+    included) replaces the one below it."""
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
