@@ -129,7 +129,7 @@ def pretrain(
     speech = [as_asr(e) for e in rows if e.modality == "speech"]
     tokenizer = train_tokenizer(_tokenizer_texts(rows), settings.tokenizer_vocab)
     # the initial weights (thinker and CTC head) from the settings' seed: unseeded, the same
-    # settings made foundations of test CER 0.087, 0.098 and 0.103 in three demo runs
+    # settings make foundations of noticeably different quality
     set_seed(settings.seed)
     model = build_tiny(tokenizer, settings.size)
     alphabet = {char for example in speech for char in example.target}
@@ -251,10 +251,10 @@ def _stage_recipe(
     """The recipe of one LLM speech stage: speech of at most ``longest`` seconds (None: all),
     the LLM's full parameters, the listener trained too unless ``frozen_listener``.
 
-    Each stage has its own warmup and cosine decay. One schedule over all stages, the
-    optimizer carried over, was measured worse (test CER 0.276 against 0.136): the long clips
-    arrived at a high learning rate and undid the alignment learned on short ones (loss 0.2 ->
-    3.1 nats per token); a stage decayed to zero keeps more of it."""
+    Each stage has its own warmup and cosine decay: under one schedule over all stages, the
+    optimizer carried over, the long clips arrive at a high learning rate and undo the
+    alignment learned on short ones (results/foundation.md); a stage decayed to zero keeps
+    more of it."""
     return Recipe(
         name="pretrain",
         corpus=corpus,
