@@ -39,7 +39,8 @@ class LoraSettings(_Strict):
 
 
 class FreezeSettings(_Strict):
-    """Which parts stay frozen: the audio encoder, the aligner (``audio_tower.proj``), the LLM.
+    """Which parts stay frozen: the audio encoder, the aligner (the audio-to-LLM projector),
+    the LLM.
 
     A frozen LLM is still adapted through LoRA when ``lora`` is set."""
 

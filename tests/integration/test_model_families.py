@@ -174,3 +174,16 @@ def test_cached_aligner_rows_give_the_losses_and_answers_of_the_audio(
             assert split == pytest.approx(losses[name], rel=1e-4)
     assert losses["cached"] == pytest.approx(losses["audio"], rel=1e-3)
     assert adapter.generate(items["cached"], 6) == adapter.generate(items["audio"], 6)
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_omni", "qwen2_audio"])
+def test_a_familys_audio_lengths_are_what_its_tower_computes(
+    family: str, small_corpus: Path, tmp_path: Path
+):
+    """The family record's length function agrees with the audio tower's own (private) one."""
+    model, _ = load_pretrained(_save_checkpoint(family, small_corpus, tmp_path / "checkpoint"))
+    frames = torch.arange(1, 3001)
+    ours = family_of(model).audio_lengths(frames)
+    theirs = model.model.audio_tower._get_feat_extract_output_lengths(frames)
+    for mine, reference in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(mine, reference)

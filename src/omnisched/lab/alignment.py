@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from omnisched.models.adapter import IGNORE_INDEX
+from omnisched.models.families import family_of
 
 BLANK = 0
 
@@ -39,7 +40,7 @@ class AlignerCTC(nn.Module):
         self.audio_token_id = thinker.config.audio_token_id
         self.weight = weight
         tower = thinker.model.audio_tower  # not kept as a submodule: its weights are the model's
-        self._output_lengths = tower._get_feat_extract_output_lengths
+        self._output_lengths = family_of(thinker).audio_lengths
         self._captured: torch.Tensor | None = None
         tower.register_forward_hook(self._capture)
 

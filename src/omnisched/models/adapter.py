@@ -56,7 +56,7 @@ class AudioLMAdapter:
 
     def audio_token_counts(self, frames: torch.Tensor) -> torch.Tensor:
         """How many audio tokens the audio tower emits for each count of mel frames."""
-        _, counts = self.thinker.model.audio_tower._get_feat_extract_output_lengths(frames)
+        _, counts = self.family.audio_lengths(frames)
         return counts
 
     def _text(self, text: str) -> list[int]:

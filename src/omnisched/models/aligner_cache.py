@@ -72,7 +72,7 @@ def listener_fingerprint(adapter) -> str:
     digest = hashlib.sha256(adapter.family.name.encode())
     digest.update(repr(sorted(adapter.features.extractor.to_dict().items())).encode())
     for name, tensor in sorted(adapter.thinker.state_dict().items()):
-        if "audio_tower." in name or adapter.family.aligner_prefix in name:
+        if adapter.family.audio_encoder_prefix in name or adapter.family.aligner_prefix in name:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]

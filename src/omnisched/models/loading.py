@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from peft import PeftModel
-from transformers import AutoTokenizer, Qwen2_5OmniConfig
+from transformers import AutoTokenizer
 
 from omnisched.errors import ConfigError
 from omnisched.models.families import family_for_type
@@ -31,14 +31,12 @@ def _model_type(path: Path) -> str:
 
 
 def load_pretrained(path: Path, dtype: str = "float32") -> tuple[torch.nn.Module, object]:
-    """(model, tokenizer) from a local directory, the model in ``dtype``."""
+    """(model, tokenizer) from a local directory, the model in ``dtype``, loaded as its
+    family loads it."""
     path = Path(path)
     model_type = _model_type(path)
     family = family_for_type(model_type, str(path / "config.json"))
-    options = {"local_files_only": True, "dtype": DTYPES[dtype]}
-    if model_type == "qwen2_5_omni":  # the whole Omni model: take the thinker only
-        options["config"] = Qwen2_5OmniConfig.from_pretrained(path).thinker_config
-    model = family.model_class.from_pretrained(path, **options)
+    model = family.load(path, model_type, DTYPES[dtype])
     model.config.name_or_path = path  # where its feature extractor is, for the thinker too
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return model, tokenizer
