@@ -96,8 +96,7 @@ def pick_bound(strata, unit: np.ndarray) -> float:
 
 
 def ablation(args: argparse.Namespace, label: str) -> str:
-    from omnisched.schedule.diverse import DiverseComposer, Stratum
-    from omnisched.schedule.plan import _pseudo_labels
+    from omnisched.schedule.composers.ads import DiverseComposer, Stratum, _pseudo_labels
 
     size = 4 * args.per_task
     embeddings, cluster, sub = clustered(size)

@@ -140,7 +140,8 @@ def _time_batches(stream: Iterator, batches: int) -> float:
 def _ours(name: str, size: int, batches: int, memory: PeakMemory) -> dict:
     import sklearn.cluster  # noqa: F401  (imported before the memory baseline)
 
-    from omnisched.schedule.plan import DiversitySettings, build_plan
+    from omnisched.schedule.phases import DiversitySettings
+    from omnisched.schedule.plan import build_plan
     from omnisched.schedule.recipes import (
         ADSSchedule,
         HybridSchedule,

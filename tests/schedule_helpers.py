@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from omnisched.data.example import Example
+from omnisched.schedule.phases import composer_kind
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
@@ -79,7 +80,7 @@ def sampler_for(
     """A fresh sampler for ``schedule`` (a strategy model or a list of PhaseSpec)."""
     specs = schedule if isinstance(schedule, list) else schedule.phases()
     chosen = examples if isinstance(schedule, list) else select_examples(schedule, examples)
-    if embeddings is None and any(spec.composer == "ads" for spec in specs):
+    if embeddings is None and any(composer_kind(s.composer).needs_embeddings for s in specs):
         embeddings = clustered_embeddings(len(chosen), seed=seed)
     plan = build_plan(specs, chosen, batch_size, steps, seed, embeddings)
     sampler = ScheduledBatchSampler(plan, seed, rank, world_size, feedback=feedback)

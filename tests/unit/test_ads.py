@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omnisched.schedule.diverse import (
+from omnisched.schedule.composers.ads import (
     DEADLINE,
     UNIT,
     DiverseComposer,
@@ -19,7 +19,7 @@ from omnisched.schedule.diverse import (
     _ranked,
 )
 from omnisched.schedule.mixture import Mixture
-from omnisched.schedule.plan import DiversitySettings, PhaseSpec
+from omnisched.schedule.phases import DiversitySettings, PhaseSpec
 from omnisched.schedule.recipes import ADSSchedule
 from schedule_helpers import clustered_embeddings, make_examples, sampler_for, stream
 

@@ -16,7 +16,7 @@ from scipy.stats import chisquare
 from omnisched.errors import ConfigError
 from omnisched.schedule.cursor import Cursor
 from omnisched.schedule.mixture import Mixture
-from omnisched.schedule.plan import PhaseSpec, Plateau
+from omnisched.schedule.phases import PhaseSpec, Plateau
 from omnisched.schedule.recipes import (
     ADSSchedule,
     CrosslingualSchedule,

@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import balanced_counts
-from omnisched.schedule.plan import PhaseSpec, Plateau, build_plan
+from omnisched.schedule.composers.batching import balanced_counts
+from omnisched.schedule.phases import PhaseSpec, Plateau
+from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import (
     ADSSchedule,
     CrosslingualSchedule,

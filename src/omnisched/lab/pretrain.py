@@ -58,7 +58,8 @@ from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.features import LogMel
 from omnisched.models.loading import load_pretrained
 from omnisched.schedule.mixture import Mixture
-from omnisched.schedule.plan import PhaseSpec, build_plan
+from omnisched.schedule.phases import PhaseSpec
+from omnisched.schedule.plan import build_plan
 from omnisched.schedule.recipes import PhasesSchedule, UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.tasks import KNOWN_TASKS, LANGUAGES

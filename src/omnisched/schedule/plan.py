@@ -1,9 +1,10 @@
 """Plans: a list of phases, each with a length, a mixture over pools and a composer.
 
-Every strategy compiles to phase specs (``schedule.recipes``); ``build_plan`` turns them into
+Every strategy compiles to phase specs (``schedule.phases``); ``build_plan`` turns them into
 phases over one corpus: it selects each phase's pools, resolves its length in steps and builds
-its composer. A phase lasts a number of steps, a fraction of training, a number of epochs of a
-named pool group, until the training losses plateau, or (the last phase) to the end.
+its composer (asking the composer registry how). A phase lasts a number of steps, a fraction of
+training, a number of epochs of a named pool group, until the training losses plateau, or (the
+last phase) to the end.
 """
 
 from __future__ import annotations
@@ -11,88 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import Composer, RandomComposer, ShuffleComposer
-from omnisched.schedule.diverse import DiverseComposer, Stratum, unit_rows
-from omnisched.schedule.mixture import Mixture, pool_weights
+from omnisched.schedule.phases import Composer, PhaseInput, PhaseSpec, composer_kind
 from omnisched.schedule.pools import PoolKey, pool_table
-from omnisched.seeding import derive_rng
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Plateau(_Strict):
-    """Ends a phase when every task's training loss has stopped improving.
-
-    Compares the mean loss of the last ``window`` observations of each task with the ``window``
-    before; when none improved by more than ``tolerance`` (relative), the phase ends ``delay``
-    steps later (batches already drawn ahead by the data loader are not re-planned). By
-    ``max_fraction`` of training it ends anyway; that is also where previews place the switch.
-    """
-
-    window: int = Field(25, gt=0)
-    tolerance: float = Field(0.01, ge=0)
-    delay: int = Field(16, ge=1)
-    max_fraction: float = Field(0.8, gt=0, le=1)
-
-
-class DiversitySettings(_Strict):
-    """ADS: candidates per pick, and k-means pseudo-labels for tasks without labels."""
-
-    window: int = Field(32, ge=1, description="candidates looked at for each pick")
-    clusters: int = Field(8, ge=1, description="pseudo-labels for tasks without labels")
-    refresh_every: int | None = Field(
-        None,
-        gt=0,
-        description="recompute the embeddings every this many steps (only matters when the "
-        "aligner or the LLM's input embeddings train); default: frozen",
-    )
-
-
-class PhaseSpec(_Strict):
-    """One phase: which pools, how they mix, how batches are composed, and how long."""
-
-    name: str
-    tasks: list[str]
-    modalities: list[Literal["speech", "text"]] = ["speech"]
-    languages: list[str] | None = None
-    max_duration_s: float | None = Field(
-        None,
-        gt=0,
-        description="draw only examples of at most this duration (text rows always qualify): "
-        "a short-first phase, as in SortaGrad",
-    )
-    mixture: Mixture = Mixture()
-    composer: Literal["shuffle", "random", "ads"] = "random"
-    sort_window: int = Field(
-        0,
-        ge=0,
-        description="batches of similar duration, chosen within this many batches' worth of "
-        "examples (0: off; see the composers)",
-    )
-    diversity: DiversitySettings = DiversitySettings()
-    steps: int | None = Field(None, gt=0)
-    fraction: float | None = Field(None, gt=0, le=1)
-    epochs: float | None = Field(None, gt=0)
-    of: str | None = Field(None, description="pool group the epochs count: 'text', 'asr', ...")
-    until_plateau: Plateau | None = None
-
-    @model_validator(mode="after")
-    def _one_length(self) -> PhaseSpec:
-        given = [f for f in ("steps", "fraction", "epochs", "until_plateau") if getattr(self, f)]
-        if len(given) > 1:
-            raise ValueError(f"a phase has one length; got {', '.join(given)}")
-        if (self.of is None) != (self.epochs is None):
-            raise ValueError("'epochs' and 'of' go together: epochs of which pool group")
-        return self
 
 
 @dataclass
@@ -110,6 +36,11 @@ class Phase:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def needs_embeddings(self) -> bool:
+        """Whether its composer draws with aligner embeddings (and takes refreshed ones)."""
+        return composer_kind(self.spec.composer).needs_embeddings
+
 
 @dataclass
 class Plan:
@@ -121,11 +52,11 @@ class Plan:
 
     @property
     def refresh_every(self) -> int | None:
-        """How often ADS phases want fresh aligner embeddings (None: frozen)."""
+        """How often phases that draw with aligner embeddings want fresh ones (None: frozen)."""
         steps = [
             p.spec.diversity.refresh_every
             for p in self.phases
-            if p.spec.composer == "ads" and p.spec.diversity.refresh_every
+            if p.needs_embeddings and p.spec.diversity.refresh_every
         ]
         return min(steps) if steps else None
 
@@ -157,18 +88,6 @@ def _matches(key: PoolKey, name: str) -> bool:
         f"{key.task}/{key.modality}",
         f"{key.modality}/{key.language}",
     )
-
-
-def _composer_shares(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray]) -> dict[PoolKey, float]:
-    sizes = {key: len(indices) for key, indices in pools.items()}
-    if spec.composer == "random":
-        return pool_weights(spec.mixture, sizes)
-    if spec.composer == "shuffle":
-        total = sum(sizes.values())
-        return {key: size / total for key, size in sizes.items()}
-    tasks = sorted({key.task for key in sizes})
-    task_sizes = {t: sum(n for k, n in sizes.items() if k.task == t) for t in tasks}
-    return {key: n / task_sizes[key.task] / len(tasks) for key, n in sizes.items()}
 
 
 def _length(
@@ -204,52 +123,6 @@ def _length(
         size = sum(len(pools[key]) for key in matched)
         return max(1, math.ceil(spec.epochs * size / (batch_size * share)))
     return None
-
-
-KMEANS_SAMPLE = 20_000  # rows k-means is fitted on; larger tasks are then assigned in chunks
-
-
-def _pseudo_labels(
-    embeddings: np.ndarray, indices: np.ndarray, clusters: int, seed: int
-) -> np.ndarray:
-    """k-means cluster names of the unit-length embedding rows ``indices``, fitted on at most
-    ``KMEANS_SAMPLE`` of them (seeded): a million-row pool needs no float32 copy of itself."""
-    from sklearn.cluster import KMeans
-
-    kmeans = KMeans(n_clusters=min(clusters, len(indices)), n_init=3, random_state=seed)
-    if len(indices) <= KMEANS_SAMPLE:
-        assigned = kmeans.fit_predict(unit_rows(embeddings, indices))
-    else:
-        sample = derive_rng(seed, "kmeans").choice(len(indices), KMEANS_SAMPLE, replace=False)
-        kmeans.fit(unit_rows(embeddings, indices[np.sort(sample)]))
-        assigned = np.concatenate(
-            [
-                kmeans.predict(unit_rows(embeddings, indices[start : start + KMEANS_SAMPLE]))
-                for start in range(0, len(indices), KMEANS_SAMPLE)
-            ]
-        )
-    return np.asarray([f"c{c}" for c in assigned])
-
-
-def _strata(
-    examples: Sequence[Example],
-    pools: dict[PoolKey, np.ndarray],
-    embeddings: np.ndarray,
-    clusters: int,
-    seed: int,
-) -> list[Stratum]:
-    """Strata of an ADS phase: (task, label), or (task, k-means cluster) without labels."""
-    strata = []
-    for task in sorted({key.task for key in pools}):
-        indices = np.concatenate([v for k, v in pools.items() if k.task == task])
-        labels = [examples[i].label for i in indices]
-        if all(label is not None for label in labels):
-            names = np.asarray(labels)
-        else:
-            names = _pseudo_labels(embeddings, indices, clusters, seed)
-        for name in sorted(set(names.tolist())):
-            strata.append(Stratum(task, name, indices[names == name]))
-    return strata
 
 
 def check_embeddings(embeddings: np.ndarray, examples: Sequence[Example]) -> None:
@@ -310,11 +183,12 @@ def _check_size(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray], batch_size: i
             f"phase '{spec.name}' draws from {size} examples, fewer than a batch of "
             f"{batch_size}: a batch would hold an example twice; lower batch_size"
         )
-    if spec.composer == "shuffle" and size < 2 * batch_size:
+    needed = composer_kind(spec.composer).min_batches
+    if needed > 1 and size < needed * batch_size:
         raise ConfigError(
-            f"phase '{spec.name}' draws from {size} examples; its shuffle needs two batches' "
-            f"worth ({2 * batch_size}) so that no batch repeats an example where one epoch "
-            "ends and the next begins; lower batch_size"
+            f"phase '{spec.name}' draws from {size} examples; its composer '{spec.composer}' "
+            f"needs {needed} batches' worth ({needed * batch_size}) so that no batch repeats an "
+            "example where one epoch ends and the next begins; lower batch_size"
         )
 
 
@@ -326,12 +200,13 @@ def build_plan(
     seed: int,
     embeddings: np.ndarray | None = None,
 ) -> Plan:
-    """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for ADS."""
+    """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for the
+    composers that need them (ADS)."""
     if batch_size < 1 or total_steps < 1:
         raise ConfigError(
             f"batch_size and total steps must be positive; got {batch_size} and {total_steps}"
         )
-    if embeddings is not None and any(spec.composer == "ads" for spec in specs):
+    if embeddings is not None and any(composer_kind(s.composer).needs_embeddings for s in specs):
         check_embeddings(embeddings, examples)
     phases = []
     durations = np.fromiter((e.duration_s or 0.0 for e in examples), float, len(examples))
@@ -345,22 +220,17 @@ def build_plan(
                 "or stage length) or train longer"
             )
         pools = _phase_pools(spec, keys, pool_ids, durations)
-        shares = _composer_shares(spec, pools)
+        kind = composer_kind(spec.composer)
+        shares = kind.shares(spec, {key: len(indices) for key, indices in pools.items()})
         pools = {key: pools[key] for key in shares}
         _check_size(spec, pools, batch_size)
-        window = spec.sort_window
-        if spec.composer == "shuffle":
-            indices = np.concatenate(list(pools.values()))
-            composer: Composer = ShuffleComposer(indices, seed, index, durations, window)
-        elif spec.composer == "random":
-            composer = RandomComposer(pools, shares, seed, index, durations, window)
-        else:
-            if embeddings is None:
-                raise ConfigError(f"phase '{spec.name}' uses ADS and needs aligner embeddings")
-            strata = _strata(examples, pools, embeddings, spec.diversity.clusters, seed)
-            composer = DiverseComposer(
-                strata, embeddings, spec.diversity.window, seed, index, durations, window
+        if kind.needs_embeddings and embeddings is None:
+            raise ConfigError(
+                f"phase '{spec.name}' uses composer '{spec.composer}', which needs aligner "
+                "embeddings"
             )
+        phase = PhaseInput(spec, index, seed, examples, pools, shares, durations, embeddings)
+        composer = kind.build(phase)
         steps = _length(spec, shares, pools, batch_size, total_steps, start)
         if steps is None and spec.until_plateau is None and index != len(specs) - 1:
             raise ConfigError(f"phase '{spec.name}' has no length; only the last phase may not")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from omnisched.data.example import Example
 from omnisched.schedule.mixture import Mixture
-from omnisched.schedule.plan import DiversitySettings, PhaseSpec, Plateau
+from omnisched.schedule.phases import DiversitySettings, PhaseSpec, Plateau, composer_kind
 from omnisched.schedule.pools import group_pools
 from omnisched.seeding import derive_rng
 from omnisched.tasks import KNOWN_TASKS
@@ -75,7 +75,8 @@ class _Schedule(BaseModel):
 
     @property
     def uses_embeddings(self) -> bool:
-        return any(spec.composer == "ads" for spec in self.phases())
+        """Whether a phase's composer draws with aligner embeddings (ADS)."""
+        return any(composer_kind(spec.composer).needs_embeddings for spec in self.phases())
 
     def phases(self) -> list[PhaseSpec]:
         raise NotImplementedError

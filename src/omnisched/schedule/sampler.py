@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from omnisched.errors import ConfigError
-from omnisched.schedule.diverse import DiverseComposer
-from omnisched.schedule.plan import Plan, Plateau
+from omnisched.schedule.phases import Plateau
+from omnisched.schedule.plan import Plan
 
 SNAPSHOTS = 256
 REFRESH_DELAY = 16  # steps between computing fresh embeddings and drawing batches with them
@@ -144,9 +144,9 @@ class ScheduledBatchSampler:
         return self._drawn[step]
 
     def refresh_embeddings(self, step: int, embeddings: np.ndarray, replayed: bool = False) -> None:
-        """Aligner embeddings computed after training step ``step``; ADS draws with them from
-        step ``step + REFRESH_DELAY`` on, whatever the loader's prefetch depth. ``replayed``
-        re-registers an earlier refresh when resuming."""
+        """Aligner embeddings computed after training step ``step``; composers that need them
+        (ADS) draw with them from step ``step + REFRESH_DELAY`` on, whatever the loader's
+        prefetch depth. ``replayed`` re-registers an earlier refresh when resuming."""
         effective = step + REFRESH_DELAY
         if self.step > effective and not replayed:
             raise ConfigError(
@@ -160,7 +160,7 @@ class ScheduledBatchSampler:
         due = [matrix for effective, matrix in self._refreshes if effective <= self.step]
         if due:
             for phase in self.plan.phases:
-                if isinstance(phase.composer, DiverseComposer):
+                if phase.needs_embeddings:
                     phase.composer.embeddings = due[-1]
 
     def __iter__(self) -> Iterator[list[int]]:

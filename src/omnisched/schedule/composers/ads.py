@@ -1,5 +1,5 @@
-"""ADS (aligner-based diverse sampling): task- then label-balanced batches, filled by greedy
-farthest-point picks on the aligner embeddings.
+"""The ADS composer (``composer: ads``, aligner-based diverse sampling): task- then
+label-balanced batches, filled by greedy farthest-point picks on the aligner embeddings.
 
 Batch ``s`` of a phase, every random choice drawn from ``(seed, phase, s)``:
 
@@ -49,8 +49,11 @@ import numba
 import numpy as np
 import torch
 
+from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers import balanced_counts
+from omnisched.schedule.composers.batching import balanced_counts
+from omnisched.schedule.phases import PhaseInput, PhaseSpec, register_composer
+from omnisched.schedule.pools import PoolKey
 from omnisched.seeding import derive_rng
 
 DEADLINE = 6  # candidate windows (K positions) between a position and its due draw
@@ -60,6 +63,7 @@ _HASH = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing of example indices to
 UNIT = 1 << 14  # cached rows: unit vectors times UNIT, rounded to int16
 _UNSEEN = np.int32(-(1 << 31))  # a candidate's similarity to the picks before any
 _TAKEN = np.int32((1 << 31) - 1)  # a candidate already picked
+KMEANS_SAMPLE = 20_000  # rows k-means is fitted on; larger tasks are then assigned in chunks
 
 
 @dataclass(frozen=True)
@@ -668,3 +672,68 @@ class DiverseComposer:
             if self.sort_window:
                 keys = self._order_durations[self.offsets[j] + positions]
                 self.by_time[j, : len(positions)] = positions[np.lexsort((positions, keys))]
+
+
+def _pseudo_labels(
+    embeddings: np.ndarray, indices: np.ndarray, clusters: int, seed: int
+) -> np.ndarray:
+    """k-means cluster names of the unit-length embedding rows ``indices``, fitted on at most
+    ``KMEANS_SAMPLE`` of them (seeded): a million-row pool needs no float32 copy of itself."""
+    from sklearn.cluster import KMeans
+
+    kmeans = KMeans(n_clusters=min(clusters, len(indices)), n_init=3, random_state=seed)
+    if len(indices) <= KMEANS_SAMPLE:
+        assigned = kmeans.fit_predict(unit_rows(embeddings, indices))
+    else:
+        sample = derive_rng(seed, "kmeans").choice(len(indices), KMEANS_SAMPLE, replace=False)
+        kmeans.fit(unit_rows(embeddings, indices[np.sort(sample)]))
+        assigned = np.concatenate(
+            [
+                kmeans.predict(unit_rows(embeddings, indices[start : start + KMEANS_SAMPLE]))
+                for start in range(0, len(indices), KMEANS_SAMPLE)
+            ]
+        )
+    return np.asarray([f"c{c}" for c in assigned])
+
+
+def _strata(
+    examples: Sequence[Example],
+    pools: dict[PoolKey, np.ndarray],
+    embeddings: np.ndarray,
+    clusters: int,
+    seed: int,
+) -> list[Stratum]:
+    """Strata of an ADS phase: (task, label), or (task, k-means cluster) without labels."""
+    strata = []
+    for task in sorted({key.task for key in pools}):
+        indices = np.concatenate([v for k, v in pools.items() if k.task == task])
+        labels = [examples[i].label for i in indices]
+        if all(label is not None for label in labels):
+            names = np.asarray(labels)
+        else:
+            names = _pseudo_labels(embeddings, indices, clusters, seed)
+        for name in sorted(set(names.tolist())):
+            strata.append(Stratum(task, name, indices[names == name]))
+    return strata
+
+
+def task_balanced_shares(spec: PhaseSpec, sizes: dict[PoolKey, int]) -> dict[PoolKey, float]:
+    """Tasks share batches equally; inside a task its pools by size."""
+    tasks = sorted({key.task for key in sizes})
+    task_sizes = {t: sum(n for k, n in sizes.items() if k.task == t) for t in tasks}
+    return {key: n / task_sizes[key.task] / len(tasks) for key, n in sizes.items()}
+
+
+@register_composer("ads", shares=task_balanced_shares, needs_embeddings=True)
+def build(phase: PhaseInput) -> DiverseComposer:
+    settings = phase.spec.diversity
+    strata = _strata(phase.examples, phase.pools, phase.embeddings, settings.clusters, phase.seed)
+    return DiverseComposer(
+        strata,
+        phase.embeddings,
+        settings.window,
+        phase.seed,
+        phase.index,
+        phase.durations,
+        phase.spec.sort_window,
+    )
