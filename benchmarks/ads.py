@@ -165,8 +165,8 @@ def ablation(args: argparse.Namespace, label: str) -> str:
 def _child(args: argparse.Namespace) -> dict:
     """ms per batch of ADS at ``--pool``, in this process (its thread settings as given)."""
     from omnisched.schedule.plan import build_plan
-    from omnisched.schedule.recipes import ADSSchedule
     from omnisched.schedule.sampler import ScheduledBatchSampler
+    from omnisched.schedule.strategies import ADSSchedule
 
     tasks, durations = synthetic_pool(args.pool)
     examples = _examples(tasks, durations)
@@ -244,8 +244,8 @@ def threads(args: argparse.Namespace, label: str) -> str:
 
 def padding(args: argparse.Namespace, label: str) -> str:
     from omnisched.schedule.plan import build_plan
-    from omnisched.schedule.recipes import ADSSchedule
     from omnisched.schedule.sampler import ScheduledBatchSampler
+    from omnisched.schedule.strategies import ADSSchedule
 
     table, notes = [], []
     for pool, batch, steps in args.padding_runs:

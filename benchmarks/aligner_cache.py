@@ -34,8 +34,8 @@ from omnisched.models.aligner_cache import fill_cache
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import UniformSchedule
 from omnisched.tasks import LANGUAGES, TASKS
 from omnisched.train.loader import make_loader
 

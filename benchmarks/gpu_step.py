@@ -53,8 +53,8 @@ from omnisched.models.features import N_MELS
 from omnisched.models.loading import DTYPES
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import UniformSchedule
 from omnisched.tasks import get_task
 
 try:

@@ -33,8 +33,8 @@ from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import UniformSchedule
 from omnisched.tasks import LANGUAGES, TASKS
 from omnisched.train.loader import make_loader
 

@@ -25,7 +25,8 @@ from torch.utils.data import BatchSampler, RandomSampler
 from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import (
+from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import (
     ADSSchedule,
     HybridSchedule,
     ProportionalSchedule,
@@ -33,7 +34,6 @@ from omnisched.schedule.recipes import (
     TPCSchedule,
     UniformSchedule,
 )
-from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.tasks import TASKS
 
 try:

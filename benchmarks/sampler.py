@@ -142,13 +142,13 @@ def _ours(name: str, size: int, batches: int, memory: PeakMemory) -> dict:
 
     from omnisched.schedule.phases import DiversitySettings
     from omnisched.schedule.plan import build_plan
-    from omnisched.schedule.recipes import (
+    from omnisched.schedule.sampler import ScheduledBatchSampler
+    from omnisched.schedule.strategies import (
         ADSSchedule,
         HybridSchedule,
         TPCSchedule,
         UniformSchedule,
     )
-    from omnisched.schedule.sampler import ScheduledBatchSampler
 
     schedule = {
         "uniform": UniformSchedule(strategy="uniform"),

@@ -7,8 +7,8 @@ import numpy as np
 from omnisched.data.example import Example
 from omnisched.schedule.phases import composer_kind
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 from omnisched.tasks import TASKS
 
 

@@ -20,7 +20,8 @@ from pydantic import (
 
 from omnisched.data.manifest import DataSettings
 from omnisched.errors import ConfigError
-from omnisched.schedule.recipes import Schedule, UniformSchedule
+from omnisched.schedule.strategies import Schedule, UniformSchedule
+from omnisched.tasks import Task, declare_tasks
 
 Settings = TypeVar("Settings", bound=BaseModel)
 
@@ -117,9 +118,15 @@ class EvalSettings(_Strict):
 
 
 class Recipe(_Strict):
-    """One training run: corpus, model, schedule, training and evaluation settings."""
+    """One training run: its own tasks, corpus, model, schedule, training and evaluation
+    settings."""
 
     name: str
+    tasks: list[Task] = Field(
+        [],
+        description="tasks beyond the built-in ones, declared here (omnisched.tasks.Task): "
+        "known from the moment the recipe is read, so that its schedule and corpus may name them",
+    )
     corpus: Path = Path("runs/corpus")
     data: DataSettings = DataSettings()
     model: ModelSettings = ModelSettings()
@@ -127,6 +134,15 @@ class Recipe(_Strict):
     train: TrainSettings = TrainSettings()
     eval: EvalSettings = EvalSettings()
     cache: Path = Field(Path("runs/cache"), description="aligner embeddings and other caches")
+
+    @field_validator("tasks")
+    @classmethod
+    def _declare(cls, tasks: list[Task]) -> list[Task]:
+        try:
+            declare_tasks(tasks)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+        return tasks
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 
 from omnisched.data.example import Example
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 
 
 def walk(recipe, examples: list[Example], embeddings: np.ndarray | None = None):

@@ -13,8 +13,8 @@ from omnisched.cli import main
 from omnisched.config import load_recipe
 from omnisched.data.manifest import load_split
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 from omnisched.tasks import TASKS
 
 BATCH, STEPS = 8, 6

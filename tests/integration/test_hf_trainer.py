@@ -18,8 +18,8 @@ from omnisched.integrations.hf_trainer import (
     training_arguments,
 )
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 
 TASKS = ["asr", "dialect", "emotion"]
 

@@ -20,7 +20,7 @@ from omnisched.schedule.composers.ads import (
 )
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import DiversitySettings, PhaseSpec
-from omnisched.schedule.recipes import ADSSchedule
+from omnisched.schedule.strategies import ADSSchedule
 from schedule_helpers import clustered_embeddings, make_examples, sampler_for, stream
 
 

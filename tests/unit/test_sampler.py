@@ -17,7 +17,7 @@ from omnisched.errors import ConfigError
 from omnisched.schedule.cursor import Cursor
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import PhaseSpec, Plateau
-from omnisched.schedule.recipes import (
+from omnisched.schedule.strategies import (
     ADSSchedule,
     CrosslingualSchedule,
     CurriculumSchedule,

@@ -10,7 +10,7 @@ import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from omnisched.schedule.recipes import ADSSchedule, HybridSchedule, UniformSchedule
+from omnisched.schedule.strategies import ADSSchedule, HybridSchedule, UniformSchedule
 from schedule_helpers import PAPER1_POOLS, make_examples, sampler_for, stream
 
 SCHEDULES = {

@@ -16,7 +16,7 @@ from omnisched.errors import ConfigError
 from omnisched.schedule.composers.batching import balanced_counts
 from omnisched.schedule.phases import PhaseSpec, Plateau
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import (
+from omnisched.schedule.strategies import (
     ADSSchedule,
     CrosslingualSchedule,
     CurriculumSchedule,

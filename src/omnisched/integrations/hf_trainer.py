@@ -32,8 +32,8 @@ from omnisched.models.embeddings import aligner_embeddings, load_embeddings, mod
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 
 SAMPLER_FILE = "omnisched_sampler.json"
 EMBEDDINGS = "embeddings"  # aligner embeddings refreshed during training, by step

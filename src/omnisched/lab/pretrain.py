@@ -60,8 +60,8 @@ from omnisched.models.loading import load_pretrained
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import PhaseSpec
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import PhasesSchedule, UniformSchedule
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import PhasesSchedule, UniformSchedule
 from omnisched.tasks import KNOWN_TASKS, LANGUAGES
 from omnisched.train.loader import make_loader
 from omnisched.train.loop import train

@@ -37,8 +37,8 @@ from omnisched.models.features import EXTRACTOR_FILES
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import is_peft, parameter_counts, prepare_for_finetuning
 from omnisched.schedule.plan import build_plan
-from omnisched.schedule.recipes import select_examples
 from omnisched.schedule.sampler import ScheduledBatchSampler
+from omnisched.schedule.strategies import select_examples
 from omnisched.train.checkpoint import (
     load_optimizer_state,
     load_trainer_state,

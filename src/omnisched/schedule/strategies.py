@@ -1,17 +1,30 @@
 """Named strategies: each is a schedule schema whose ``phases()`` compiles it into a plan.
 
-A recipe's ``schedule:`` block picks one by ``strategy`` and sets its parameters; a new strategy
-is a new class here. ``phases`` (the explicit form) lets a recipe write any plan by hand.
+A recipe's ``schedule:`` block picks one by ``strategy`` and sets its parameters. A strategy is
+a ``Strategy`` subclass with a literal ``strategy`` name and a ``phases()`` method, decorated
+with ``register_strategy``; one defined outside the package registers when its module is
+imported. ``phases`` (the explicit form) lets a recipe write any plan by hand.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from omnisched.data.example import Example
+from omnisched.errors import ConfigError
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import DiversitySettings, PhaseSpec, Plateau, composer_kind
 from omnisched.schedule.pools import group_pools
@@ -22,7 +35,7 @@ Modality = Literal["speech", "text"]
 PAPER1_STAGES = [["asr"], ["ssum"], ["dialect", "emotion"]]
 
 
-class _Schedule(BaseModel):
+class Strategy(BaseModel):
     """What every strategy shares: the tasks, modalities and languages it draws from.
 
     ``speech_subset`` keeps that share of each speech pool (the same seeded subset for every
@@ -53,7 +66,7 @@ class _Schedule(BaseModel):
         return tasks
 
     @model_validator(mode="after")
-    def _subset_shares(self) -> _Schedule:
+    def _subset_shares(self) -> Strategy:
         shares = self.speech_subset
         shares = shares if isinstance(shares, dict) else {"every task": shares}
         wrong = {task: share for task, share in shares.items() if not 0 < share <= 1}
@@ -79,6 +92,7 @@ class _Schedule(BaseModel):
         return any(composer_kind(spec.composer).needs_embeddings for spec in self.phases())
 
     def phases(self) -> list[PhaseSpec]:
+        """The strategy as phase specs, in order."""
         raise NotImplementedError
 
     def _phase(self, name: str, **fields) -> PhaseSpec:
@@ -88,7 +102,40 @@ class _Schedule(BaseModel):
         return PhaseSpec(name=name, languages=self.languages, **fields)
 
 
-class UniformSchedule(_Schedule):
+_STRATEGIES: dict[str, type[Strategy]] = {}
+AnyStrategy = TypeVar("AnyStrategy", bound=type[Strategy])
+
+
+def register_strategy(cls: AnyStrategy) -> AnyStrategy:
+    """Registers a ``Strategy`` subclass under its ``strategy`` literal, the name recipes give
+    in ``schedule: {strategy: ...}``."""
+    (name,) = get_args(cls.model_fields["strategy"].annotation)
+    if name in _STRATEGIES:
+        raise ConfigError(f"a strategy named '{name}' is registered already")
+    _STRATEGIES[name] = cls
+    return cls
+
+
+@cache
+def _union(classes: tuple[type[Strategy], ...]) -> TypeAdapter:
+    return TypeAdapter(Annotated[Union[classes], Field(discriminator="strategy")])  # noqa: UP007
+
+
+def _by_strategy(value: Any) -> Strategy:
+    """A schedule mapping validated as the registered strategy its ``strategy`` names (errors
+    locate fields as ``schedule.<strategy>.<field>``)."""
+    if isinstance(value, Strategy):
+        return value
+    return _union(tuple(_STRATEGIES.values())).validate_python(value)
+
+
+# A recipe's ``schedule``: any registered strategy, picked by its ``strategy`` field (and
+# written back whole, with the fields of its own class).
+Schedule = SerializeAsAny[Annotated[Strategy, BeforeValidator(_by_strategy)]]
+
+
+@register_strategy
+class UniformSchedule(Strategy):
     """Uniform mixing: every chosen example once per epoch, in one shuffled stream.
 
     ``sort_window`` > 0 re-cuts every that many batches into batches of similar duration."""
@@ -99,7 +146,8 @@ class UniformSchedule(_Schedule):
         return [self._phase("uniform", composer="shuffle")]
 
 
-class ProportionalSchedule(_Schedule):
+@register_strategy
+class ProportionalSchedule(Strategy):
     """Batches drawn pool by pool in proportion to pool size."""
 
     strategy: Literal["proportional"]
@@ -108,7 +156,8 @@ class ProportionalSchedule(_Schedule):
         return [self._phase("proportional", mixture=Mixture(kind="proportional"))]
 
 
-class TemperatureSchedule(_Schedule):
+@register_strategy
+class TemperatureSchedule(Strategy):
     """Task shares proportional to size ** (1 / temperature): 1 is proportional, large is
     balanced."""
 
@@ -120,7 +169,8 @@ class TemperatureSchedule(_Schedule):
         return [self._phase("temperature", mixture=mixture)]
 
 
-class TPCSchedule(_Schedule):
+@register_strategy
+class TPCSchedule(Strategy):
     """Task-progressive curriculum: stages of tasks in order (default asr → ssum → dialect,
     emotion). Cumulative stages add tasks; sequential stages train the stage's tasks alone,
     with ``replay`` of the batch given to the earlier stages' tasks. Stage lengths are
@@ -174,7 +224,8 @@ class TPCSchedule(_Schedule):
         return specs
 
 
-class ADSSchedule(_Schedule):
+@register_strategy
+class ADSSchedule(Strategy):
     """Aligner-based diverse sampling: task- and label-balanced batches, farthest-point picks
     on aligner embeddings."""
 
@@ -185,6 +236,7 @@ class ADSSchedule(_Schedule):
         return [self._phase("ads", composer="ads", diversity=self.diversity)]
 
 
+@register_strategy
 class HybridSchedule(TPCSchedule):
     """TPC stages, then ADS. ``switch``: a step (integer), a fraction of training (below 1),
     or ``auto`` (when the TPC phase's per-task losses plateau, see ``plateau``)."""
@@ -232,7 +284,8 @@ class HybridSchedule(TPCSchedule):
         return [*stages, ads]
 
 
-class TextOnlySchedule(_Schedule):
+@register_strategy
+class TextOnlySchedule(Strategy):
     """Text only: the transcripts stand in for the speech (the text twins)."""
 
     strategy: Literal["text_only"]
@@ -242,7 +295,8 @@ class TextOnlySchedule(_Schedule):
         return [self._phase("text-only", modalities=["text"])]
 
 
-class MixSchedule(_Schedule):
+@register_strategy
+class MixSchedule(Strategy):
     """Direct mixing: text with a share ``speech_share`` of every batch in speech."""
 
     strategy: Literal["mix"]
@@ -255,6 +309,7 @@ class MixSchedule(_Schedule):
         return [self._phase("mix", modalities=["speech", "text"], mixture=mixture)]
 
 
+@register_strategy
 class CurriculumSchedule(MixSchedule):
     """Text→speech curriculum: ``text_epochs`` epochs of text only, then mixing at
     ``speech_share`` to the end."""
@@ -267,7 +322,8 @@ class CurriculumSchedule(MixSchedule):
         return [text, *super().phases()]
 
 
-class CrosslingualSchedule(_Schedule):
+@register_strategy
+class CrosslingualSchedule(Strategy):
     """Source-language speech and target-language text, with ``speech_share`` of every batch in
     target-language speech."""
 
@@ -298,7 +354,8 @@ class CrosslingualSchedule(_Schedule):
         ]
 
 
-class PhasesSchedule(_Schedule):
+@register_strategy
+class PhasesSchedule(Strategy):
     """Any plan, written out phase by phase; a phase without its own ``sort_window`` takes the
     schedule's."""
 
@@ -314,23 +371,7 @@ class PhasesSchedule(_Schedule):
         ]
 
 
-Schedule = Annotated[
-    UniformSchedule
-    | ProportionalSchedule
-    | TemperatureSchedule
-    | TPCSchedule
-    | ADSSchedule
-    | HybridSchedule
-    | TextOnlySchedule
-    | MixSchedule
-    | CurriculumSchedule
-    | CrosslingualSchedule
-    | PhasesSchedule,
-    Field(discriminator="strategy"),
-]
-
-
-def select_examples(schedule: _Schedule, examples: list[Example]) -> list[Example]:
+def select_examples(schedule: Strategy, examples: list[Example]) -> list[Example]:
     """The examples a schedule may draw from, with ``speech_subset`` applied per speech pool.
 
     Returns a new list; plans index into it."""
