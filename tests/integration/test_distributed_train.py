@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 import omnisched
 from omnisched.cli import main
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 DDP_CONFIG = Path(__file__).parents[2] / "configs" / "accelerate" / "ddp.yaml"
 

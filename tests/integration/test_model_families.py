@@ -32,7 +32,7 @@ from omnisched.models.aligner_cache import fill_cache
 from omnisched.models.families import QWEN2_5_OMNI, QWEN2_AUDIO, family_of
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import load_pretrained
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 TASKS = ["asr", "dialect"]
 

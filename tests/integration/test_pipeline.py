@@ -25,7 +25,7 @@ from omnisched.lab.pretrain import (
 from omnisched.lab.tiny import build_tiny
 from omnisched.lab.tokenizer import train_tokenizer
 from omnisched.models.loading import load_finetuned, load_pretrained
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 TASKS = ["asr", "ssum", "dialect", "emotion"]
 

@@ -10,7 +10,7 @@ import yaml
 
 from omnisched.cli import main
 from omnisched.config import load_recipe
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted(

@@ -22,8 +22,8 @@ from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.loading import load_pretrained
 from omnisched.models.lora import prepare_for_finetuning
 from omnisched.train.checkpoint import load_optimizer_state
-from omnisched.train.logging import read_metrics
 from omnisched.train.loop import train
+from omnisched.train.metrics_log import read_metrics
 from omnisched.train.step import forward_backward
 
 

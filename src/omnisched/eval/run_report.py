@@ -8,7 +8,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from omnisched.eval.evaluate import headline_table
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 
 def plot_learning_curves(metrics_path: Path, out: Path) -> Path:

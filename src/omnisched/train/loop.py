@@ -46,7 +46,7 @@ from omnisched.train.checkpoint import (
     set_rng_state,
 )
 from omnisched.train.loader import make_loader
-from omnisched.train.logging import MetricsLog
+from omnisched.train.metrics_log import MetricsLog
 from omnisched.train.step import forward_backward
 
 CHECKPOINTS = "checkpoints"

@@ -23,7 +23,7 @@ from scipy import stats
 
 from omnisched.eval.evaluate import HEADLINE
 from omnisched.tasks import get_task
-from omnisched.train.logging import read_metrics
+from omnisched.train.metrics_log import read_metrics
 
 VOLATILITY_WINDOW = 20
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
