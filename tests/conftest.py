@@ -69,3 +69,14 @@ def micro_foundation(pretrain_corpus: Path, tmp_path_factory: pytest.TempPathFac
     out = tmp_path_factory.mktemp("foundation")
     pretrain(pretrain_corpus, out, MICRO_PRETRAIN)
     return out
+
+
+@pytest.fixture
+def restore_known_tasks():
+    """Tasks a test declares are forgotten after it (the registry is shared by the session)."""
+    from omnisched.tasks import KNOWN_TASKS
+
+    before = dict(KNOWN_TASKS)
+    yield
+    KNOWN_TASKS.clear()
+    KNOWN_TASKS.update(before)

@@ -59,6 +59,19 @@ def _recipe(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -
     return with_overrides(load_recipe(args.recipe), given, COMMAND_LINE)
 
 
+def _declare_tasks(args: argparse.Namespace) -> None:
+    """Makes the tasks of ``--tasks-file`` known: its ``tasks:`` list (a recipe's will do)."""
+    if getattr(args, "tasks_file", None) is None:
+        return
+    from omnisched.config import load_yaml
+    from omnisched.tasks import declare_tasks, parse_tasks
+
+    data = load_yaml(args.tasks_file)
+    if "tasks" not in data:
+        raise OmnischedError(f"{args.tasks_file}: no 'tasks' list of task declarations")
+    declare_tasks(parse_tasks(data["tasks"], str(args.tasks_file)))
+
+
 def _read_corpus(
     root: Path, strict: bool, settings: DataSettings | None = None, check=None
 ) -> tuple[dict, list, list]:
@@ -300,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept audio paths that resolve outside the corpus directory",
     )
+    tasks_file = argparse.ArgumentParser(add_help=False)
+    tasks_file.add_argument(
+        "--tasks-file",
+        type=Path,
+        default=None,
+        help="YAML whose 'tasks:' list declares tasks beyond the built-in ones (a recipe will do)",
+    )
     recipe = argparse.ArgumentParser(add_help=False)
     recipe.add_argument("--recipe", type=Path, required=True, help="recipe YAML")
     recipe.add_argument("--steps", type=int, default=None, help="override train.steps")
@@ -325,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser(
         "validate",
-        parents=[strict, outside_root],
+        parents=[strict, outside_root, tasks_file],
         help="check a corpus: print its card, its quarantined rows and notes",
         description="Reads every <split>/manifest.jsonl and decodes every audio file; bad rows "
         "(malformed JSON or UTF-8, missing field, unknown task, label outside the task's set, "
@@ -370,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
         "valid no manifest is written. Prints the corpus card (also DIR/CORPUS.md).",
         epilog="formats, their layout and their task / label / language mapping:\n\n"
         + "\n\n".join(importer.help for importer in IMPORTERS.values())
-        + "\n\nA label outside the task's label set (tasks.py) is quarantined, never changed: "
-        "map source labels with --label-map.",
+        + "\n\nA label outside the task's label set (omnisched/tasks.yaml) is quarantined, "
+        "never changed: map source labels with --label-map.",
     )
     importing.add_argument("format", choices=list(IMPORTERS), metavar="FORMAT", help="see below")
     importing.add_argument("src", type=Path, metavar="SRC", help="file or folder to import")
@@ -530,10 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "eval",
-        parents=[outside_root],
+        parents=[outside_root, tasks_file],
         help="evaluate per task: WER/CER, ROUGE, macro-F1, SLU metrics",
-        description="Greedy generation, then per-task metrics after Arabic normalization; "
-        "writes eval.json, eval.md and predictions.jsonl.",
+        description="Greedy generation, then per-task metrics on text normalized per language "
+        "(OAAL's normalization for Arabic); writes eval.json, eval.md and predictions.jsonl.",
     )
     evaluate.add_argument("--run", type=Path, default=None, help="a run directory of `train`")
     evaluate.add_argument("--model", type=Path, default=None, help="or a model directory")
@@ -596,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
 
     transformers_logging.disable_progress_bar()  # our own bars say what is going on
     try:
+        _declare_tasks(args)
         args.func(args)
     except OmnischedError as error:
         print(f"omnisched {args.command}: error: {error}", file=sys.stderr)

@@ -1,8 +1,15 @@
-"""Task registry: what each task asks, what its target looks like, its labels and its metrics.
+"""Tasks: what each asks, what its target looks like, its labels and how it is scored.
 
-A task is the unit a schedule balances over. Generative tasks (``asr``, ``ssum``) are scored on
-text; classification tasks (``dialect``, ``emotion``) have a closed label set and are scored by
-macro-F1; ``slu`` targets a one-line JSON ``{"scenario", "action", "entities"}``.
+A task is the unit a schedule balances over. It is a record, :class:`Task`, declared in YAML:
+the built-in ones in ``tasks.yaml`` beside this module, a user's own in a recipe's ``tasks:``
+list (or a file with one, for the commands that read no recipe). Every task a row or a schedule
+may name is in :data:`KNOWN_TASKS`; :func:`declare_tasks` adds to it.
+
+A task's ``kind`` says how it is scored (``omnisched.eval.scorers``): ``transcribe`` and
+``summarize`` on text, ``classify`` over a closed label set, ``slu`` on a one-line JSON frame
+``{"scenario", "action", "entities"}``, ``answer`` by exact match. Text is normalized per
+language before it is scored: OAAL's Arabic normalizer for ``ar``, a plain one otherwise,
+unless the task names another (``normalizers``).
 
 The generic tasks (``GENERIC``: repeat, continue, first and last word, word count, reversed
 words) are what the foundation learns before any fine-tuning task: each can be asked
@@ -14,22 +21,48 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from importlib.resources import files
 from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from omnisched.errors import ConfigError
 
 TaskKind = Literal["transcribe", "summarize", "classify", "slu", "answer"]
+UNPARSED = "unparsed"
+"""What evaluation counts a classification output naming no single label as: never a label."""
 
 
-@dataclass(frozen=True)
-class Task:
-    """One task: its kind, closed label set (classification only) and instruction per language."""
+class Task(BaseModel):
+    """One task: its kind, its instruction per language, its closed label set (classification
+    only), the metric its tables lead with (None: its kind's) and the normalizer of each
+    language that needs another than the default (names in ``omnisched.eval.normalize``)."""
 
-    name: str
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     kind: TaskKind
-    prompts: dict[str, str]
+    prompts: dict[str, str] = Field(min_length=1)
     labels: tuple[str, ...] = ()
+    headline: str | None = None
+    normalizers: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _labels_fit_the_kind(self) -> Task:
+        empty = [language for language, prompt in self.prompts.items() if not prompt.strip()]
+        if empty:
+            raise ValueError(f"prompts: empty prompt in {', '.join(empty)}")
+        if self.kind != "classify":
+            if self.labels:
+                raise ValueError(f"labels: a {self.kind} task takes no labels")
+            return self
+        if len(set(self.labels)) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels: a classify task needs two or more distinct labels")
+        wrong = [label for label in self.labels if not label.strip() or label == UNPARSED]
+        if wrong:
+            raise ValueError(f"labels: {wrong} cannot be labels (empty or reserved)")
+        return self
 
     @property
     def is_classification(self) -> bool:
@@ -45,98 +78,53 @@ class Task:
         return self.prompts[language]
 
 
-TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task(
-            name="asr",
-            kind="transcribe",
-            prompts={"ar": "حوّل الكلام إلى نص.", "en": "Transcribe the speech."},
-        ),
-        Task(
-            name="ssum",
-            kind="summarize",
-            prompts={
-                "ar": "لخّص الكلام في عنوان قصير.",
-                "en": "Summarize the speech as a short headline.",
-            },
-        ),
-        Task(
-            name="dialect",
-            kind="classify",
-            prompts={
-                "ar": "ما لهجة المتكلم؟ أجب بواحدة من: msa, egyptian, gulf, levantine, maghrebi.",
-                "en": "Which dialect is spoken? Answer one of: msa, egyptian, gulf, levantine, "
-                "maghrebi.",
-            },
-            labels=("msa", "egyptian", "gulf", "levantine", "maghrebi"),
-        ),
-        Task(
-            name="emotion",
-            kind="classify",
-            prompts={
-                "ar": "ما عاطفة المتكلم؟ أجب بواحدة من: neutral, happy, sad, angry.",
-                "en": "Which emotion does the speaker express? Answer one of: neutral, happy, "
-                "sad, angry.",
-            },
-            labels=("neutral", "happy", "sad", "angry"),
-        ),
-        Task(
-            name="slu",
-            kind="slu",
-            prompts={
-                "ar": 'حلّل الطلب وأجب بسطر JSON فيه "scenario" و"action" و"entities".',
-                "en": 'Parse the request; answer with one line of JSON with "scenario", '
-                '"action" and "entities".',
-            },
-        ),
-    )
-}
+KNOWN_TASKS: dict[str, Task] = {}
+"""Every task a row or a schedule may name: the built-in ones and those declared since."""
 
-GENERIC: tuple[Task, ...] = (
-    Task(
-        name="repeat",
-        kind="answer",
-        prompts={"ar": "أعد النص كما هو.", "en": "Repeat the text exactly."},
-    ),
-    Task(
-        name="continue",
-        kind="answer",
-        prompts={"ar": "أكمل النص.", "en": "Continue the text."},
-    ),
-    Task(
-        name="first_word",
-        kind="answer",
-        prompts={"ar": "ما الكلمة الأولى؟", "en": "What is the first word?"},
-    ),
-    Task(
-        name="last_word",
-        kind="answer",
-        prompts={"ar": "ما الكلمة الأخيرة؟", "en": "What is the last word?"},
-    ),
-    Task(
-        name="word_count",
-        kind="answer",
-        prompts={
-            "ar": "كم كلمة فيه؟ أجب برقم.",
-            "en": "How many words are there? Answer a number.",
-        },
-    ),
-    Task(
-        name="reverse",
-        kind="answer",
-        prompts={"ar": "اكتب الكلمات بترتيب معكوس.", "en": "Write the words in reverse order."},
-    ),
-)
-# every task a row or a schedule may name: the fine-tuning tasks (``TASKS``, what corpora
-# hold) and the generic ones of pre-training
-KNOWN_TASKS: dict[str, Task] = {**TASKS, **{task.name: task for task in GENERIC}}
+
+def declare_tasks(tasks: Iterable[Task]) -> None:
+    """Makes ``tasks`` known. Declaring a task again as it is does nothing; declaring another
+    task under a known name is a ConfigError."""
+    for task in tasks:
+        known = KNOWN_TASKS.get(task.name)
+        if known is not None and known != task:
+            raise ConfigError(
+                f"task '{task.name}' is already declared otherwise; give yours another name"
+            )
+        KNOWN_TASKS[task.name] = task
+
+
+_DECLARATIONS = TypeAdapter(list[Task])
+
+
+def parse_tasks(declarations: object, source: str) -> list[Task]:
+    """The tasks of a ``tasks:`` list read from ``source``; a ConfigError names each bad
+    field."""
+    try:
+        return _DECLARATIONS.validate_python(declarations)
+    except ValidationError as error:
+        lines = [f"{source}: invalid task declarations"]
+        for problem in error.errors():
+            where = ".".join(["tasks", *(str(part) for part in problem["loc"])])
+            lines.append(f"  field '{where}': {problem['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _builtin(section: str) -> list[Task]:
+    text = files("omnisched").joinpath("tasks.yaml").read_text(encoding="utf-8")
+    return parse_tasks(yaml.safe_load(text)[section], f"omnisched/tasks.yaml: {section}")
+
+
+TASKS: dict[str, Task] = {task.name: task for task in _builtin("tasks")}
+"""The built-in fine-tuning tasks, in their declared order: what the embedded corpus holds."""
+GENERIC: tuple[Task, ...] = tuple(_builtin("generic"))
+declare_tasks([*TASKS.values(), *GENERIC])
 
 LANGUAGES: tuple[str, ...] = ("ar", "en")
 
 
 def get_task(name: str) -> Task:
-    """The registered task called ``name``; a ConfigError lists the known ones otherwise."""
+    """The known task called ``name``; a ConfigError lists the known ones otherwise."""
     try:
         return KNOWN_TASKS[name]
     except KeyError:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from omnisched.config import EvalSettings
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.eval.evaluate import score_task
 from omnisched.eval.metrics import exact_match
 from omnisched.eval.normalize import ArabicNormalizer
+from omnisched.eval.scorers import score_task
 from omnisched.lab.generic import generic_target, speech_examples, text_examples
-from omnisched.tasks import GENERIC, TASKS
+from omnisched.tasks import GENERIC, TASKS, get_task
 
 ARABIC = "ذهب الولد إلى المدرسة، صباحاً."
 ENGLISH = "Set an alarm for seven."
@@ -66,7 +67,8 @@ def test_exact_match_normalizes_before_comparing():
     scores = exact_match(["صباحاً", "5", "Set"], ["صباحا.", "٥", "sets"], ArabicNormalizer())
     assert (scores.accuracy, scores.num_correct, scores.num_pairs) == (2 / 3, 2, 3)
     reference = text_examples([("s", "en", ENGLISH)], ["last_word"])
-    assert score_task("last_word", reference, ["Seven!"], ArabicNormalizer())["accuracy"] == 1.0
+    scores = score_task(get_task("last_word"), reference, ["Seven!"], EvalSettings())
+    assert scores["accuracy"] == 1.0 and scores["normalizer"] == "plain"  # an English row
 
 
 def test_generic_prompts_share_no_word_with_fine_tuning_prompts_or_labels():

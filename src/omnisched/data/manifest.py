@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from omnisched.data.audio import MAX_SECONDS, SAMPLE_RATE, AudioInfo, inspect_audio
 from omnisched.data.example import Example
 from omnisched.errors import AudioError, ManifestError
-from omnisched.tasks import TASKS
+from omnisched.tasks import get_task
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 MANIFEST_NAME = "manifest.jsonl"
@@ -345,7 +345,7 @@ class _AudioCheck:
         too_long = f"{seconds:.1f} s is longer than the {MAX_SECONDS:.0f} s feature window"
         if self.settings.long_audio == "error":
             raise _Invalid("audio", f"{too_long} (data.long_audio: split cuts classification rows)")
-        if not TASKS[example.task].is_classification:
+        if not get_task(example.task).is_classification:
             raise _Invalid(
                 "audio",
                 f"{too_long}, and a {example.task} target cannot be divided among windows; "

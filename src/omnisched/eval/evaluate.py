@@ -1,7 +1,8 @@
 """Per-task evaluation: greedy generation, then each task's metrics, as JSON and markdown.
 
-Outputs are scored as generated: a classification answer naming no label is wrong, an SLU
-answer that is not valid JSON misses everything, and nothing is dropped.
+Outputs are scored as generated, by their task kind's scorer (``omnisched.eval.scorers``): a
+classification answer naming no label is wrong, an SLU answer that is not valid JSON misses
+everything, and nothing is dropped.
 """
 
 from __future__ import annotations
@@ -17,47 +18,16 @@ from tqdm.auto import tqdm
 from omnisched.config import EvalSettings
 from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
-from omnisched.eval import metrics
-from omnisched.eval.normalize import ArabicNormalizer
+from omnisched.eval.scorers import check_scorable, headline, score_task
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.tasks import get_task
 
 CLASSIFY_TOKENS = 8
-
-# The one number per task that tables lead with, and whether higher is better.
-HEADLINE: dict[str, tuple[str, bool]] = {
-    "transcribe": ("cer", False),
-    "summarize": ("rougeL", True),
-    "classify": ("macro_f1", True),
-    "slu": ("slu_f1", True),
-    "answer": ("accuracy", True),
-}
-
-
-def score_task(task_name: str, references: list[Example], outputs: list[str], normalizer) -> dict:
-    """The metrics of one task for its examples and the model's raw outputs."""
-    task = get_task(task_name)
-    if task.kind == "transcribe":
-        scores = metrics.wer_cer([e.target for e in references], outputs, normalizer).as_dict()
-    elif task.kind == "summarize":
-        rouge = metrics.rouge([e.target for e in references], outputs, normalizer)
-        scores = {
-            "rouge1": rouge.rouge1,
-            "rouge2": rouge.rouge2,
-            "rougeL": rouge.rouge_l,
-            "num_pairs": rouge.num_pairs,
-            "normalizer": rouge.normalizer,
-        }
-    elif task.kind == "classify":
-        scores = metrics.classification([e.label for e in references], outputs, task.labels)
-        scores = scores.as_dict()
-    elif task.kind == "answer":
-        references_text = [e.target for e in references]
-        scores = metrics.exact_match(references_text, outputs, normalizer).as_dict()
-    else:
-        scores = metrics.slu([e.target for e in references], outputs, normalizer).as_dict()
-    headline, _ = HEADLINE[task.kind]
-    return {"headline": headline, **scores}
+# what the normalizers' names in reports stand for (omnisched.eval.normalize)
+NORMALIZER_LEGEND = (
+    "oaal: OAAL's Arabic normalization, +fold-ة/ى with ة/ى folded; "
+    "plain: NFC, punctuation removed, lowercase"
+)
 
 
 def generate_outputs(
@@ -112,6 +82,11 @@ def evaluate_examples(
     Each task's scores say how many outputs were cut at the answer budget (``cut_outputs``);
     a warning names the tasks where any were, since a cut answer (an unclosed JSON frame, a
     summary without its end) is scored as written."""
+    languages: dict[str, set[str]] = defaultdict(set)
+    for example in examples:
+        languages[example.task].add(example.language)
+    for task, spoken in languages.items():
+        check_scorable(get_task(task), spoken)
     model.eval()
     adapter = AudioLMAdapter(model, tokenizer)
     if settings.limit_per_task is not None:
@@ -123,13 +98,12 @@ def evaluate_examples(
             for example, output in zip(examples, outputs, strict=True):
                 row = {"id": example.id, "task": example.task, "target": example.target}
                 out.write(json.dumps(row | {"prediction": output}, ensure_ascii=False) + "\n")
-    normalizer = ArabicNormalizer(settings.fold_ta_marbuta_alef_maqsura)
     grouped: dict[str, tuple[list[Example], list[str]]] = defaultdict(lambda: ([], []))
     for example, output in zip(examples, outputs, strict=True):
         grouped[example.task][0].append(example)
         grouped[example.task][1].append(output)
     results = {
-        task: score_task(task, refs, outs, normalizer)
+        task: score_task(get_task(task), refs, outs, settings)
         for task, (refs, outs) in sorted(grouped.items())
     }
     for example, was_cut in zip(examples, cut, strict=True):
@@ -152,7 +126,7 @@ def compare_to_baseline(results: dict[str, dict[str, dict]], model: str, baselin
     (worse, or level), with both scores, so that negative transfer is read, not looked for."""
     behind: dict[str, list[str]] = {"worse than": [], "level with": []}
     for task in sorted(set(results[model]) & set(results[baseline])):
-        metric, higher_is_better = HEADLINE[get_task(task).kind]
+        metric, higher_is_better = headline(get_task(task))
         ours, theirs = results[model][task][metric], results[baseline][task][metric]
         gain = ours - theirs if higher_is_better else theirs - ours
         if gain <= 0:
@@ -164,6 +138,18 @@ def compare_to_baseline(results: dict[str, dict[str, dict]], model: str, baselin
     return f"{model} is " + "; ".join(parts)
 
 
+def normalization_note(results: dict[str, dict[str, dict]]) -> str:
+    """How each task's text was normalized before it was scored, as its scores record it
+    (``asr: oaal, ssum: oaal``); empty when no task was scored on text."""
+    used: dict[str, str] = {}
+    for scores in results.values():
+        for task, task_scores in scores.items():
+            if "normalizer" in task_scores:
+                used.setdefault(task, task_scores["normalizer"])
+    named = ", ".join(f"{task}: {name}" for task, name in sorted(used.items()))
+    return f"Text normalized before scoring ({NORMALIZER_LEGEND}): {named}." if named else ""
+
+
 def headline_table(results: dict[str, dict[str, dict]]) -> str:
     """Markdown table: one row per task, one column per evaluated model, headline metric."""
     names = list(results)
@@ -171,7 +157,7 @@ def headline_table(results: dict[str, dict[str, dict]]) -> str:
     lines = ["| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for task in tasks:
         metric = next(results[n][task]["headline"] for n in names if task in results[n])
-        better = "↑" if HEADLINE[get_task(task).kind][1] else "↓"
+        better = "↑" if headline(get_task(task))[1] else "↓"
         cells = [f"{results[n][task][metric]:.3f}" if task in results[n] else "—" for n in names]
         lines.append(f"| {task} | {metric} {better} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

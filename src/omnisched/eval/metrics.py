@@ -1,14 +1,17 @@
-"""The metrics each task is scored with, computed with jiwer, rouge-score and scikit-learn.
+"""The metrics each kind of task is scored with, computed with jiwer, rouge-score and
+scikit-learn.
 
-* ``asr``: corpus WER and CER (:func:`wer_cer`);
-* ``ssum``: ROUGE-1/2/L F-measure (:func:`rouge`);
-* ``dialect``, ``emotion``: accuracy and macro-F1 over the task's labels (:func:`classification`);
-* ``slu``: scenario, action and intent accuracy and SLURP's SLU-F1 (:func:`slu`).
+* ``transcribe``: corpus WER and CER (:func:`wer_cer`);
+* ``summarize``: ROUGE-1/2/L F-measure (:func:`rouge`);
+* ``classify``: accuracy and macro-F1 over the task's labels (:func:`classification`);
+* ``slu``: scenario, action and intent accuracy and SLURP's SLU-F1 (:func:`slu`);
+* ``answer``: exact match (:func:`exact_match`).
 
 Every function takes plain, aligned lists (reference first), raises ValueError when they differ
 in length or are empty, and returns a frozen dataclass with ``as_dict()``. Text metrics take the
-normalizer explicitly and record its ``name``, so a report always says how text was normalized.
-Rates and scores are fractions in [0, 1] (WER and CER can exceed 1 with insertions).
+normalizer explicitly, one for every pair or one per pair (rows of several languages), and
+record its ``name``, so a report always says how text was normalized. Rates and scores are
+fractions in [0, 1] (WER and CER can exceed 1 with insertions).
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from rouge_score import rouge_scorer, tokenizers
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from omnisched.eval.normalize import TextNormalizer, collapse_whitespace, remove_punctuation
+from omnisched.tasks import UNPARSED
 
-UNPARSED = "unparsed"
-"""The prediction a classification output that names no single label is counted as."""
+Normalization = TextNormalizer | Sequence[TextNormalizer]
+"""One normalizer for every pair, or one per pair."""
 
 
 class _AsDict:
@@ -44,6 +48,20 @@ def _check_pairs(references: Sequence[str], predictions: Sequence[str], what: st
         )
     if not references:
         raise ValueError(f"nothing to score: references and {what} are empty")
+
+
+def _per_pair(normalizer: Normalization, count: int) -> list[TextNormalizer]:
+    """The normalizer of each of ``count`` pairs."""
+    if not isinstance(normalizer, Sequence):
+        return [normalizer] * count
+    if len(normalizer) != count:
+        raise ValueError(f"{len(normalizer)} normalizers for {count} pairs")
+    return list(normalizer)
+
+
+def _names(normalizers: Sequence[TextNormalizer]) -> str:
+    """The normalizers' names, each once, in order of first use: ``oaal`` or ``oaal, plain``."""
+    return ", ".join(dict.fromkeys(normalizer.name for normalizer in normalizers))
 
 
 def _rate(errors: float, total: float) -> float:
@@ -96,7 +114,7 @@ class TextScores(_AsDict):
     normalizer: str
 
 
-def wer_cer(references: list[str], hypotheses: list[str], normalizer: TextNormalizer) -> TextScores:
+def wer_cer(references: list[str], hypotheses: list[str], normalizer: Normalization) -> TextScores:
     """Corpus-level WER and CER of ``hypotheses`` after normalizing both sides.
 
     This is what ``jiwer.wer``/``jiwer.cer`` compute on lists. An empty hypothesis counts as
@@ -105,8 +123,9 @@ def wer_cer(references: list[str], hypotheses: list[str], normalizer: TextNormal
     hypotheses are empty too and 1.0 otherwise.
     """
     _check_pairs(references, hypotheses, "hypotheses")
-    refs = [normalizer(text) for text in references]
-    hyps = [normalizer(text) for text in hypotheses]
+    normalizers = _per_pair(normalizer, len(references))
+    refs = [norm(text) for norm, text in zip(normalizers, references, strict=True)]
+    hyps = [norm(text) for norm, text in zip(normalizers, hypotheses, strict=True)]
     word_edits, reference_words = _edits(refs, hyps, "word")
     char_edits, reference_chars = _edits(refs, hyps, "char")
     return TextScores(
@@ -117,7 +136,7 @@ def wer_cer(references: list[str], hypotheses: list[str], normalizer: TextNormal
         char_edits=char_edits,
         reference_chars=reference_chars,
         num_pairs=len(refs),
-        normalizer=normalizer.name,
+        normalizer=_names(normalizers),
     )
 
 
@@ -146,18 +165,19 @@ class RougeScores(_AsDict):
     normalizer: str
 
 
-def rouge(references: list[str], hypotheses: list[str], normalizer: TextNormalizer) -> RougeScores:
+def rouge(references: list[str], hypotheses: list[str], normalizer: Normalization) -> RougeScores:
     """Mean ROUGE F-measures over pairs, on normalized text split by :class:`UnicodeTokenizer`.
 
     No stemming (rouge-score's stemmer is English-only). A pair with an empty side scores 0.
     """
     _check_pairs(references, hypotheses, "hypotheses")
+    normalizers = _per_pair(normalizer, len(references))
     scorer = rouge_scorer.RougeScorer(
         ["rouge1", "rouge2", "rougeL"], use_stemmer=False, tokenizer=UnicodeTokenizer()
     )
     totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    for reference, hypothesis in zip(references, hypotheses, strict=True):
-        scores = scorer.score(normalizer(reference), normalizer(hypothesis))
+    for norm, reference, hypothesis in zip(normalizers, references, hypotheses, strict=True):
+        scores = scorer.score(norm(reference), norm(hypothesis))
         for key in totals:
             totals[key] += scores[key].fmeasure
     n = len(references)
@@ -166,7 +186,7 @@ def rouge(references: list[str], hypotheses: list[str], normalizer: TextNormaliz
         rouge2=totals["rouge2"] / n,
         rouge_l=totals["rougeL"] / n,
         num_pairs=n,
-        normalizer=normalizer.name,
+        normalizer=_names(normalizers),
     )
 
 
@@ -249,15 +269,16 @@ class MatchScores(_AsDict):
 
 
 def exact_match(
-    references: list[str], predictions: list[str], normalizer: TextNormalizer
+    references: list[str], predictions: list[str], normalizer: Normalization
 ) -> MatchScores:
     """Exact match of normalized outputs (punctuation, case and spacing do not count)."""
     _check_pairs(references, predictions, "predictions")
+    normalizers = _per_pair(normalizer, len(references))
     correct = sum(
-        normalizer(reference) == normalizer(prediction)
-        for reference, prediction in zip(references, predictions, strict=True)
+        norm(reference) == norm(prediction)
+        for norm, reference, prediction in zip(normalizers, references, predictions, strict=True)
     )
-    return MatchScores(correct / len(references), correct, len(references), normalizer.name)
+    return MatchScores(correct / len(references), correct, len(references), _names(normalizers))
 
 
 @dataclass(frozen=True)
@@ -380,7 +401,7 @@ class SluScores(_AsDict):
     normalizer: str
 
 
-def slu(references: list[str], predictions: list[str], normalizer: TextNormalizer) -> SluScores:
+def slu(references: list[str], predictions: list[str], normalizer: Normalization) -> SluScores:
     """Score SLU outputs (one-line JSON) against reference frames, as SLURP's evaluation does.
 
     SLU-F1 is defined in Bastianelli et al. 2020, "SLURP: A Spoken Language Understanding
@@ -400,9 +421,11 @@ def slu(references: list[str], predictions: list[str], normalizer: TextNormalize
     entities as false negatives; a reference it cannot read raises ValueError.
     """
     _check_pairs(references, predictions, "predictions")
+    normalizers = _per_pair(normalizer, len(references))
     word, char = _SoftCounts(), _SoftCounts()
     scenario_hits = action_hits = intent_hits = unparsed = 0
-    for index, (reference, prediction) in enumerate(zip(references, predictions, strict=True)):
+    pairs = zip(normalizers, references, predictions, strict=True)
+    for index, (norm, reference, prediction) in enumerate(pairs):
         gold = parse_slu(reference)
         if gold is None:
             raise ValueError(f"reference {index} is not a valid SLU frame: {reference!r}")
@@ -413,9 +436,9 @@ def slu(references: list[str], predictions: list[str], normalizer: TextNormalize
             scenario_hits += predicted.scenario == gold.scenario
             action_hits += predicted.action == gold.action
             intent_hits += predicted.intent == gold.intent
-        gold_entities = [SluEntity(e.type, normalizer(e.filler)) for e in gold.entities]
+        gold_entities = [SluEntity(e.type, norm(e.filler)) for e in gold.entities]
         predicted_entities = [
-            SluEntity(e.type, normalizer(e.filler))
+            SluEntity(e.type, norm(e.filler))
             for e in (predicted.entities if predicted is not None else ())
         ]
         _accumulate_span_distance(word, gold_entities, predicted_entities, _word_distance)
@@ -431,5 +454,5 @@ def slu(references: list[str], predictions: list[str], normalizer: TextNormalize
         slu_f1=combined.f1(),
         num_unparsed=unparsed,
         num_pairs=n,
-        normalizer=normalizer.name,
+        normalizer=_names(normalizers),
     )

@@ -1,11 +1,16 @@
-"""Arabic text normalization for scoring, after the Open Universal Arabic ASR Leaderboard (OAAL).
+"""Text normalization for scoring: OAAL's for Arabic, a plain one for other languages.
 
 References and hypotheses are normalized the same way before any text metric, so that spelling
 variants a listener cannot hear (diacritics, hamza seats, digit scripts, punctuation) are not
-counted as errors. The steps follow ``normalize_arabic_text`` in the leaderboard's ``eval.py``
+counted as errors. Each row is normalized as its language asks (:func:`normalizer_for`): ``oaal``
+for Arabic, ``plain`` for any other language, unless its task names another (a task's
+``normalizers``). Every normalizer has a name in :data:`NORMALIZERS`.
+
+The Arabic normalizer follows the Open Universal Arabic ASR Leaderboard (OAAL): its steps are
+those of ``normalize_arabic_text`` in the leaderboard's ``eval.py``
 (github.com/Natural-Language-Processing-Elm/open_universal_arabic_asr_leaderboard, Wang et al.
 2024, arXiv:2412.13788), in its order, with these additions so that it also suits dialectal
-Arabic and the English SLU text:
+Arabic and Latin words within it:
 
 * Unicode NFC first, so a decomposed hamza (ا + U+0654) is the same letter as a precomposed أ;
 * punctuation is every Unicode ``P*`` character (Arabic ، ؛ ؟ « » included) plus the ASCII
@@ -19,15 +24,24 @@ Arabic and the English SLU text:
 * Latin is lowercased and runs of whitespace collapse to one space.
 
 Each step is a small function of ``str -> str``; :func:`normalize_arabic` composes them and
-:class:`ArabicNormalizer` carries the options and a ``name`` to state in every report.
+:class:`ArabicNormalizer` carries the options and a ``name`` to state in every report. The plain
+normalizer (:func:`normalize_plain`) keeps the steps that suit any script: NFC, punctuation,
+lowercase, whitespace; on text without Arabic letters, digits or marks both give the same.
 """
 
 from __future__ import annotations
 
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from omnisched.errors import ConfigError
+
+if TYPE_CHECKING:
+    from omnisched.config import EvalSettings
+    from omnisched.tasks import Task
 
 _DIACRITICS = {code: None for code in range(0x064B, 0x0653)} | {0x0670: None}
 _HAMZA = str.maketrans({"آ": "ا", "أ": "ا", "إ": "ا", "ؤ": "و", "ئ": "ي", "ء": None})
@@ -113,3 +127,43 @@ class ArabicNormalizer:
 
     def __call__(self, text: str) -> str:
         return normalize_arabic(text, self.fold_ta_marbuta_alef_maqsura)
+
+
+def normalize_plain(text: str) -> str:
+    """NFC, punctuation removed, lowercased, whitespace collapsed: for text of any script."""
+    return collapse_whitespace(remove_punctuation(unicodedata.normalize("NFC", text)).lower())
+
+
+@dataclass(frozen=True)
+class PlainNormalizer:
+    """:func:`normalize_plain`, named ``plain`` in reports."""
+
+    name: str = "plain"
+
+    def __call__(self, text: str) -> str:
+        return normalize_plain(text)
+
+
+# every normalizer a task may name, built from the evaluation settings (their options)
+NORMALIZERS: dict[str, Callable[[EvalSettings], TextNormalizer]] = {
+    "oaal": lambda settings: ArabicNormalizer(settings.fold_ta_marbuta_alef_maqsura),
+    "plain": lambda settings: PlainNormalizer(),
+}
+# the normalizer of a language its task names none for; ``plain`` for languages not listed
+BY_LANGUAGE: dict[str, str] = {"ar": "oaal"}
+
+
+def normalizer_name(task: Task, language: str) -> str:
+    """The name of the normalizer of ``task``'s rows in ``language``; ConfigError if unknown."""
+    name = task.normalizers.get(language, BY_LANGUAGE.get(language, "plain"))
+    if name not in NORMALIZERS:
+        raise ConfigError(
+            f"task '{task.name}': unknown normalizer '{name}' for language '{language}'; "
+            f"known: {', '.join(NORMALIZERS)}"
+        )
+    return name
+
+
+def normalizer_for(task: Task, language: str, settings: EvalSettings) -> TextNormalizer:
+    """The normalizer of ``task``'s rows in ``language``, with the settings' options."""
+    return NORMALIZERS[normalizer_name(task, language)](settings)

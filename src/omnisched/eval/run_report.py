@@ -7,7 +7,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from omnisched.eval.evaluate import headline_table
+from omnisched.eval.evaluate import headline_table, normalization_note
 from omnisched.train.metrics_log import read_metrics
 
 
@@ -51,8 +51,9 @@ def write_run_report(
         "",
         headline_table(results),
         "",
-        "CER on normalized Arabic (OAAL normalization, ة/ى folding off); ROUGE-L F with a "
-        "Unicode tokenizer; macro-F1 over the full label set, unparseable outputs counted wrong.",
+        normalization_note(results),
+        "ROUGE-L F with a Unicode tokenizer; macro-F1 over the full label set, unparseable "
+        "outputs counted wrong.",
         "",
         "## Learning curves",
         "",

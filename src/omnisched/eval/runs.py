@@ -10,22 +10,20 @@ import torch
 from omnisched.config import EvalSettings, Recipe, load_recipe
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, load_split
-from omnisched.eval.evaluate import evaluate_examples, headline_table
+from omnisched.eval.evaluate import evaluate_examples, headline_table, normalization_note
 from omnisched.models.loading import load_finetuned, load_pretrained
 from omnisched.train.loop import FINAL
 
 
-def _write(out: Path, name: str, split: str, results: dict, settings: EvalSettings) -> None:
+def _write(out: Path, name: str, split: str, results: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(
         json.dumps({"split": split, "tasks": results}, indent=2, ensure_ascii=False),
         encoding="utf-8",
     )
-    fold = "on" if settings.fold_ta_marbuta_alef_maqsura else "off"
+    note = normalization_note({name: results})
     (out / "eval.md").write_text(
-        f"# Evaluation of {name} on {split}\n\nArabic normalization: OAAL, ة/ى folding {fold}.\n\n"
-        + headline_table({name: results})
-        + "\n",
+        f"# Evaluation of {name} on {split}\n\n{note}\n\n" + headline_table({name: results}) + "\n",
         encoding="utf-8",
     )
 
@@ -91,7 +89,7 @@ def evaluate_run(
     results = evaluate_examples(
         model, tokenizer, examples, recipe.corpus, settings, run_dir / "predictions.jsonl"
     )
-    _write(run_dir, recipe.name, split, results, settings)
+    _write(run_dir, recipe.name, split, results)
     return results
 
 
@@ -115,5 +113,5 @@ def evaluate_model(
     results = evaluate_examples(
         model, tokenizer, examples, corpus, settings, out / "predictions.jsonl"
     )
-    _write(out, Path(model_dir).name, split, results, settings)
+    _write(out, Path(model_dir).name, split, results)
     return results

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-from omnisched.eval.evaluate import HEADLINE
+from omnisched.eval.scorers import headline
 from omnisched.tasks import get_task
 from omnisched.train.metrics_log import read_metrics
 
@@ -30,7 +30,7 @@ SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusi
 
 
 def higher_is_better(task: str) -> bool:
-    return HEADLINE[get_task(task).kind][1]
+    return headline(get_task(task))[1]
 
 
 def score(task: str, value: float) -> float:
@@ -278,7 +278,7 @@ def plot_curves(summary: Summary, out: Path) -> Path:
             axis.fill_between(steps, values.min(0), values.max(0), alpha=0.15)
         if task in summary.targets:
             axis.axhline(summary.targets[task], color="grey", linestyle="--", linewidth=1)
-        metric = HEADLINE[get_task(task).kind][0]
+        metric, _ = headline(get_task(task))
         axis.set(title=task, xlabel="step", ylabel=f"dev {metric}")
     axes[0].legend(fontsize=7)
     figure.tight_layout()
@@ -350,7 +350,7 @@ def report_lines(summary: Summary, claims: list, title: str, seeds: list[int]) -
     header = ["task", "metric"] + (["foundation"] if summary.foundation else []) + summary.recipes
     rows = []
     for task in summary.tasks:
-        metric, up = HEADLINE[get_task(task).kind]
+        metric, up = headline(get_task(task))
         cells = [f"{summary.foundation[task]:.3f}"] if summary.foundation else []
         cells += [str(summary.final(recipe, task)) for recipe in summary.recipes]
         rows.append([task, f"{metric} {'↑' if up else '↓'}", *cells])
