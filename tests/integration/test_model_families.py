@@ -8,6 +8,7 @@ files (Whisper feature extractor, tokenizer), written by ``save_pretrained``.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,14 @@ from transformers import (
 from omnisched.cli import main
 from omnisched.data.dataset import CachedAudioDataset, ExampleDataset
 from omnisched.data.manifest import load_split
+from omnisched.errors import ConfigError
 from omnisched.lab.pretrain import _tokenizer_texts
 from omnisched.lab.tiny import build_tiny_qwen2_audio, tiny_config
 from omnisched.lab.tokenizer import train_tokenizer
+from omnisched.models import families
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.aligner_cache import fill_cache
-from omnisched.models.families import QWEN2_5_OMNI, QWEN2_AUDIO, family_of
+from omnisched.models.families import QWEN2_5_OMNI, QWEN2_AUDIO, family_of, register_family
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import load_pretrained
 from omnisched.train.metrics_log import read_metrics
@@ -187,3 +190,11 @@ def test_a_familys_audio_lengths_are_what_its_tower_computes(
     theirs = model.model.audio_tower._get_feat_extract_output_lengths(frames)
     for mine, reference in zip(ours, theirs, strict=True):
         torch.testing.assert_close(mine, reference)
+
+
+def test_a_family_declared_outside_the_package_loads_its_model_type(monkeypatch):
+    monkeypatch.setattr(families, "FAMILIES", list(families.FAMILIES))
+    mine = replace(QWEN2_AUDIO, name="my_audio_lm", model_types=("my_audio_lm",))
+    assert register_family(mine) is families.family_for_type("my_audio_lm")
+    with pytest.raises(ConfigError, match=r"model_type \['qwen2_audio'\] is already loaded"):
+        register_family(replace(mine, name="again", model_types=("qwen2_audio",)))

@@ -126,7 +126,17 @@ QWEN2_AUDIO = Family(
     audio_lengths=whisper_lengths,
     aligner_output=_qwen2_audio_aligner_output,
 )
-FAMILIES = (QWEN2_5_OMNI, QWEN2_AUDIO)
+FAMILIES: list[Family] = [QWEN2_5_OMNI, QWEN2_AUDIO]
+
+
+def register_family(family: Family) -> Family:
+    """Makes ``family``'s checkpoints loadable and its models recognized; a model type another
+    family already loads is a ConfigError."""
+    taken = [t for known in FAMILIES for t in known.model_types if t in family.model_types]
+    if taken:
+        raise ConfigError(f"family '{family.name}': model_type {taken} is already loaded")
+    FAMILIES.append(family)
+    return family
 
 
 def family_for_type(model_type: str, where: str = "config.json") -> Family:
