@@ -120,7 +120,7 @@ TASKS: dict[str, Task] = {task.name: task for task in _builtin("tasks")}
 GENERIC: tuple[Task, ...] = tuple(_builtin("generic"))
 declare_tasks([*TASKS.values(), *GENERIC])
 
-LANGUAGES: tuple[str, ...] = ("ar", "en")
+LANGUAGES: tuple[str, ...] = ("ar", "en")  # every built-in task has a prompt in each
 
 
 def get_task(name: str) -> Task:

@@ -82,11 +82,12 @@ def evaluate_examples(
     Each task's scores say how many outputs were cut at the answer budget (``cut_outputs``);
     a warning names the tasks where any were, since a cut answer (an unclosed JSON frame, a
     summary without its end) is scored as written."""
+    # a headline or a normalizer that does not exist fails now, not after the generation
     languages: dict[str, set[str]] = defaultdict(set)
     for example in examples:
         languages[example.task].add(example.language)
-    for task, spoken in languages.items():
-        check_scorable(get_task(task), spoken)
+    for task, task_languages in languages.items():
+        check_scorable(get_task(task), task_languages)
     model.eval()
     adapter = AudioLMAdapter(model, tokenizer)
     if settings.limit_per_task is not None:

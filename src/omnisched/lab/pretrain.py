@@ -48,8 +48,7 @@ from omnisched.data.dataset import ExampleDataset
 from omnisched.data.example import Example
 from omnisched.data.manifest import DataSettings, corpus_fingerprint, load_split
 from omnisched.eval.evaluate import evaluate_examples
-from omnisched.eval.metrics import wer_cer
-from omnisched.eval.normalize import ArabicNormalizer
+from omnisched.eval.scorers import score_task
 from omnisched.lab.alignment import AlignerCTC
 from omnisched.lab.generic import GENERIC_TASKS, TEXT_ONLY, speech_examples, text_examples
 from omnisched.lab.settings import PretrainSettings
@@ -62,7 +61,7 @@ from omnisched.schedule.phases import PhaseSpec
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.schedule.strategies import PhasesSchedule, UniformSchedule
-from omnisched.tasks import KNOWN_TASKS, LANGUAGES
+from omnisched.tasks import KNOWN_TASKS, LANGUAGES, get_task
 from omnisched.train.loader import make_loader
 from omnisched.train.loop import train
 
@@ -356,7 +355,7 @@ def _listener_test_cer(
         hidden = model.get_audio_features(mel, mask).last_hidden_state
         hypotheses += ctc.greedy(hidden, mask.sum(-1))
     model.train()
-    return wer_cer([e.target for e in test], hypotheses, ArabicNormalizer()).cer
+    return score_task(get_task("asr"), test, hypotheses, EvalSettings())["cer"]
 
 
 def _asr_test_scores(foundation: Path, test: list[Example], corpus: Path) -> dict:
