@@ -535,8 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=1,
-        help="runs trained at once, the cores shared between them (2 on a 2-core machine "
-        "finishes a study sooner than 1; the first run trains alone to fill the caches)",
+        help="runs trained at once, the cores shared between them (e.g. 2 on a 2-core "
+        "machine; the first run trains alone to fill the caches)",
     )
     study.add_argument(
         "--seeds",
