@@ -1,56 +1,46 @@
 """Preview of a recipe's schedule without training: per-phase shares and a plot over steps.
 
-Walks the sampler through every step (phases that end on a loss plateau end at their
-``max_fraction``, as there are no losses) and counts what each batch holds. It sits above the
-scheduling core: it reads the corpus and, for ADS, the model's aligner embeddings.
+Draws every step of the schedule ``omnisched train`` would build (phases that end on a loss
+plateau end at their ``max_fraction``, as there are no losses) and counts what each batch
+holds. It sits above the scheduling core: it reads the corpus and, for ADS, the model's
+aligner embeddings.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
 from matplotlib.figure import Figure
 
+from omnisched.config import Recipe
 from omnisched.data.example import Example
-from omnisched.schedule.plan import build_plan
+from omnisched.data.manifest import load_split
 from omnisched.schedule.sampler import ScheduledBatchSampler
-from omnisched.schedule.strategies import select_examples
+from omnisched.train.schedule import build_schedule
 
 
-def walk(recipe, examples: list[Example], embeddings: np.ndarray | None = None):
-    """(chosen examples, global batches, sampler) of the recipe's whole schedule."""
-    chosen = select_examples(recipe.schedule, examples)
-    settings = recipe.train
-    plan = build_plan(
-        recipe.schedule.phases(),
-        chosen,
-        settings.batch_size,
-        settings.steps,
-        settings.seed,
-        embeddings,
-    )
-    sampler = ScheduledBatchSampler(plan, settings.seed)
-    return chosen, list(sampler), sampler
+class SchedulePreview(NamedTuple):
+    """A recipe's whole schedule, drawn: the examples it draws from, every global batch
+    (indices into ``examples``) and the sampler that drew them (its phase boundaries)."""
+
+    examples: list[Example]
+    batches: list[list[int]]
+    sampler: ScheduledBatchSampler
 
 
-def schedule(recipe, strict: bool = False):
-    """(chosen examples, global batches, sampler) of the recipe's schedule over the train split
-    of its corpus, built as training builds it (ADS recipes compute or reuse the aligner
-    embeddings of the recipe's model)."""
-    from omnisched.data.manifest import load_split
-    from omnisched.models.embeddings import model_embeddings
-
+def schedule(recipe: Recipe, strict: bool = False) -> SchedulePreview:
+    """The recipe's schedule over the train split of its corpus, built as training builds it
+    (ADS recipes compute or reuse the aligner embeddings of the recipe's model)."""
     examples = load_split(recipe.corpus, "train", strict, settings=recipe.data)
-    embeddings = None
-    if recipe.schedule.uses_embeddings:
-        chosen = select_examples(recipe.schedule, examples)
-        embeddings = model_embeddings(recipe.model.path, chosen, recipe.corpus, recipe.cache)
-    return walk(recipe, examples, embeddings)
+    run = build_schedule(recipe, examples)
+    return SchedulePreview(run.examples, list(run.sampler), run.sampler)
 
 
-def phase_table(chosen: list[Example], batches: list[list[int]], sampler) -> list[dict]:
+def phase_table(
+    chosen: list[Example], batches: list[list[int]], sampler: ScheduledBatchSampler
+) -> list[dict]:
     """Per phase: its steps, composer and the measured share of every pool."""
     rows = []
     bounds = [start for start, _ in sampler.boundaries] + [len(batches)]
@@ -85,7 +75,11 @@ def format_table(rows: list[dict]) -> str:
 
 
 def plot_shares(
-    chosen: list[Example], batches: list[list[int]], sampler, out: Path, bins: int = 100
+    chosen: list[Example],
+    batches: list[list[int]],
+    sampler: ScheduledBatchSampler,
+    out: Path,
+    bins: int = 100,
 ) -> Path:
     """PNG of task share and modality share over steps, with phase boundaries."""
     width = max(1, len(batches) // bins)

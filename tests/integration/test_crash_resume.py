@@ -20,8 +20,11 @@ from safetensors.torch import load_file
 
 import omnisched
 from omnisched.cli import main
-from omnisched.train.checkpoint import load_optimizer_state, load_trainer_state
-from omnisched.train.loop import latest_checkpoint
+from omnisched.train.checkpoint import (
+    latest_checkpoint,
+    load_optimizer_state,
+    load_trainer_state,
+)
 
 STEPS = 16
 CHECKPOINT_EVERY = 4

@@ -7,6 +7,8 @@ model adapter; the loss is the answer-token mean over the whole global batch acr
 gradient-accumulation micro-batches, and ``loss/<task>`` is logged beside the Trainer's
 ``loss``. Every Trainer checkpoint carries the sampler state (``omnisched_sampler.json``), so
 ``train(resume_from_checkpoint=...)`` continues the same stream without replaying batches.
+The model's preparation, the schedule, the per-task loss bookkeeping, the embedding refreshes
+and their replay on resume are ``omnisched train``'s own (``omnisched.train``).
 """
 
 from __future__ import annotations
@@ -28,15 +30,13 @@ from omnisched.data.example import Example
 from omnisched.data.manifest import load_split
 from omnisched.errors import ConfigError
 from omnisched.models.adapter import IGNORE_INDEX, AudioLMAdapter
-from omnisched.models.embeddings import aligner_embeddings, load_embeddings, model_embeddings
 from omnisched.models.loading import load_pretrained
-from omnisched.models.lora import prepare_for_finetuning
-from omnisched.schedule.plan import build_plan
 from omnisched.schedule.sampler import ScheduledBatchSampler
-from omnisched.schedule.strategies import select_examples
+from omnisched.train.model import prepare_model
+from omnisched.train.schedule import build_schedule
+from omnisched.train.step import TaskLosses
 
 SAMPLER_FILE = "omnisched_sampler.json"
-EMBEDDINGS = "embeddings"  # aligner embeddings refreshed during training, by step
 
 
 def training_arguments(recipe: Recipe, output_dir: Path, **overrides) -> TrainingArguments:
@@ -110,7 +110,8 @@ class _ScheduleCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            text = json.dumps(self.trainer.sampler.state_dict(state.global_step), indent=2)
+            sampler = self.trainer.schedule.sampler
+            text = json.dumps(sampler.state_dict(state.global_step), indent=2)
             tmp = checkpoint / f".{SAMPLER_FILE}.tmp"
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, checkpoint / SAMPLER_FILE)
@@ -143,51 +144,30 @@ class ScheduledTrainer(Trainer):
         _check_arguments(recipe, args)
         if model is None:
             model, tokenizer = load_pretrained(recipe.model.path, recipe.model.dtype)
-            model = prepare_for_finetuning(model, recipe.model.freeze, recipe.model.lora, args.seed)
-            if recipe.model.gradient_checkpointing:
-                model.activation_checkpointing_enable(
-                    activation_checkpointing_kwargs={"use_reentrant": False}
-                )
+            model = prepare_model(model, recipe, args.seed)
         elif tokenizer is None:
             raise ConfigError("ScheduledTrainer: a model given without its tokenizer")
         self.recipe = recipe
         self.adapter = AudioLMAdapter(model, tokenizer)
         if examples is None:
             examples = load_split(recipe.corpus, "train")
-        self.examples = select_examples(recipe.schedule, examples)
-        embeddings = None
-        if recipe.schedule.uses_embeddings:
-            embeddings = model_embeddings(
-                recipe.model.path, self.examples, recipe.corpus, recipe.cache, self.adapter
-            )
-        settings = recipe.train
-        self.plan = build_plan(
-            recipe.schedule.phases(),
-            self.examples,
-            settings.batch_size,
-            settings.steps,
-            settings.seed,
-            embeddings,
-        )
-        self.sampler = ScheduledBatchSampler(
-            self.plan,
-            seed=settings.seed,
+        self.schedule = build_schedule(
+            recipe,
+            examples,
             rank=args.process_index,
             world_size=args.world_size,
             feedback=True,
+            adapter=self.adapter,
         )
-        self.task_names = sorted(recipe.schedule.tasks)
         super().__init__(
             model=model,
             args=args,
-            train_dataset=ExampleDataset(self.examples, recipe.corpus),
+            train_dataset=ExampleDataset(self.schedule.examples, recipe.corpus),
             data_collator=partial(_collate, self.adapter),
             processing_class=tokenizer,
             **kwargs,
         )
-        # per task: summed example losses and example counts, for the step and the log window
-        self._step_sums = torch.zeros(2, len(self.task_names), device=self.args.device)
-        self._window_sums = torch.zeros_like(self._step_sums)
+        self.losses = TaskLosses(sorted(recipe.schedule.tasks), self.args.device)
         self.add_callback(_ScheduleCallback(self))
 
     def get_train_dataloader(self) -> DataLoader:
@@ -195,7 +175,9 @@ class ScheduledTrainer(Trainer):
         workers = self.args.dataloader_num_workers
         return DataLoader(
             self.train_dataset,
-            batch_sampler=MicroBatches(self.sampler, self.args.gradient_accumulation_steps),
+            batch_sampler=MicroBatches(
+                self.schedule.sampler, self.args.gradient_accumulation_steps
+            ),
             collate_fn=self.data_collator,
             num_workers=workers,
             prefetch_factor=4 if workers else None,
@@ -221,50 +203,19 @@ class ScheduledTrainer(Trainer):
             num_items_in_batch = count
         loss = total * self.accelerator.num_processes / num_items_in_batch
         with torch.no_grad():
-            losses = self.adapter.per_example_loss(outputs.logits, labels)
-        for task, example_loss in zip(tasks, losses, strict=True):
-            column = self.task_names.index(task)
-            self._step_sums[0, column] += example_loss
-            self._step_sums[1, column] += 1
+            self.losses.add(tasks, self.adapter.per_example_loss(outputs.logits, labels))
         return (loss, outputs) if return_outputs else loss
 
     def _end_step(self, step: int) -> None:
         """After optimizer step ``step`` on every rank: the global per-task means of its batch
-        go to the sampler; ADS embeddings are refreshed when the plan asks."""
-        sums = self.accelerator.reduce(self._step_sums, reduction="sum")
-        self._step_sums.zero_()
-        self._window_sums += sums
-        self.sampler.observe(
-            step,
-            {
-                name: (sums[0, i] / sums[1, i]).item()
-                for i, name in enumerate(self.task_names)
-                if sums[1, i] > 0
-            },
-        )
-        every = self.plan.refresh_every
-        if every and step % every == 0 and step < self.recipe.train.steps:
-            fresh = aligner_embeddings(
-                self.adapter,
-                self.examples,
-                self.recipe.corpus,
-                Path(self.args.output_dir) / EMBEDDINGS / f"step-{step:06d}",
-                progress=False,
-            )
-            self.sampler.refresh_embeddings(step, fresh)
+        go to the sampler; aligner embeddings are refreshed when the plan asks."""
+        means = self.losses.end_step(self.accelerator)
+        self.schedule.after_step(step, means, self.adapter, Path(self.args.output_dir))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Adds ``loss/<task>`` (mean example loss over the window, all ranks) to training logs."""
         if "loss" in logs:
-            sums = self._window_sums
-            logs.update(
-                {
-                    f"loss/{name}": (sums[0, i] / sums[1, i]).item()
-                    for i, name in enumerate(self.task_names)
-                    if sums[1, i] > 0
-                }
-            )
-            self._window_sums.zero_()
+            logs.update({f"loss/{task}": m for task, m in self.losses.window_means().items()})
         super().log(logs, start_time)
 
     def train(self, resume_from_checkpoint: str | bool | None = None, **kwargs):
@@ -284,12 +235,8 @@ class ScheduledTrainer(Trainer):
             raise ConfigError(
                 f"{path}: missing; the checkpoint was not written by ScheduledTrainer"
             )
-        self.sampler.load_state_dict(json.loads(path.read_text(encoding="utf-8")))
-        ids = [example.id for example in self.examples]
-        for refresh in sorted((Path(self.args.output_dir) / EMBEDDINGS).glob("step-*")):
-            step = int(refresh.name.removeprefix("step-"))
-            if step <= self.sampler.step and (found := load_embeddings(refresh, ids)) is not None:
-                self.sampler.refresh_embeddings(step, found, replayed=True)
+        state = json.loads(path.read_text(encoding="utf-8"))
+        self.schedule.resume(state, Path(self.args.output_dir))
 
 
 def _check_arguments(recipe: Recipe, args: TrainingArguments) -> None:

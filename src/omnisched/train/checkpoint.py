@@ -3,7 +3,8 @@
 A checkpoint holds the trainable weights (safetensors, through ``save_pretrained``), the
 optimizer and scheduler state and torch's random generators (``torch.save`` of tensors only,
 loaded with ``weights_only=True``), and the sampler state, so a resumed run continues the same
-stream with the same dropout draws.
+stream with the same dropout draws. A run keeps its newest ``KEEP_CHECKPOINTS`` under
+``checkpoints/step-NNNNNN``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,34 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from peft import set_peft_model_state_dict
+from safetensors.torch import load_file, save_file
 
 from omnisched.errors import CheckpointError
+from omnisched.models.lora import is_peft
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.pt"
+CHECKPOINTS = "checkpoints"
+KEEP_CHECKPOINTS = 2
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    """Where a run keeps its checkpoint of ``step``."""
+    return Path(run_dir) / CHECKPOINTS / f"step-{step:06d}"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run, if any."""
+    found = sorted((Path(run_dir) / CHECKPOINTS).glob("step-*"))
+    return found[-1] if found else None
+
+
+def prune_checkpoints(run_dir: Path) -> None:
+    """Removes all but the newest ``KEEP_CHECKPOINTS`` checkpoints of a run."""
+    found = sorted((Path(run_dir) / CHECKPOINTS).glob("step-*"))
+    for old in found[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -109,6 +132,14 @@ def save_checkpoint(
             save_file({k: v.contiguous() for k, v in tensors.items()}, str(directory / name))
 
     return write_atomically(target, fill)
+
+
+def restore_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+    """Loads a checkpoint's trainable weights (LoRA adapters, or the model's) into ``model``."""
+    if is_peft(model):
+        set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
+    else:
+        model.load_state_dict(load_file(str(checkpoint / "model.safetensors")), strict=False)
 
 
 def load_trainer_state(checkpoint: Path) -> dict:

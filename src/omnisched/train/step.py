@@ -1,4 +1,6 @@
-"""One training step's forward and backward, split into parts when the batch does not fit.
+"""One training step, shared by ``omnisched train`` and (its loss bookkeeping) ScheduledTrainer:
+forward and backward, split into parts when the batch does not fit; the optimizer update,
+skipped when the loss or gradient is not finite; per-task losses summed over every rank.
 
 The loss is the answer-token mean over the whole global batch: each rank's token sum over the
 all-reduced token count, times the world size (DDP averages gradients), so a step on ``w``
@@ -106,3 +108,63 @@ def forward_backward(
                 "process to split alike, so lower train.batch_size"
             )
         parts = min(2 * parts, rows)
+
+
+def optimizer_step(
+    accelerator: Accelerator,
+    parameters: list[torch.nn.Parameter],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loss: torch.Tensor,
+    max_grad_norm: float,
+) -> tuple[torch.Tensor, bool]:
+    """Clips the gradients and updates the weights, unless the loss or the gradient norm is
+    not finite on some process (then the step is skipped on all); the learning-rate schedule
+    moves on either way. Returns the gradient norm and whether the update was made."""
+    grad_norm = accelerator.clip_grad_norm_(parameters, max_grad_norm)
+    bad = (~torch.isfinite(loss) | ~torch.isfinite(torch.as_tensor(grad_norm))).float()
+    finite = accelerator.reduce(bad.to(accelerator.device), reduction="sum").item() == 0
+    if finite:
+        optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return grad_norm, finite
+
+
+class TaskLosses:
+    """Per-task example losses summed over every rank: each step's means (for the sampler's
+    plateau ends) and each log window's (``loss/<task>`` in the logs).
+
+    ``add`` the examples of each (micro-)batch, ``end_step`` once the step is done on every
+    rank, ``window_means`` when logging."""
+
+    def __init__(self, tasks: list[str], device: torch.device) -> None:
+        self.tasks = tasks
+        self._step = torch.zeros(2, len(tasks), device=device)  # loss sums, example counts
+        self._window = torch.zeros_like(self._step)
+
+    def add(self, tasks: list[str], losses: list[float] | torch.Tensor) -> None:
+        for task, loss in zip(tasks, losses, strict=True):
+            column = self.tasks.index(task)
+            self._step[0, column] += loss
+            self._step[1, column] += 1
+
+    def end_step(self, accelerator: Accelerator) -> dict[str, float]:
+        """The step's mean loss of each task it drew, over every rank (all ranks call this)."""
+        sums = accelerator.reduce(self._step, reduction="sum")
+        self._step.zero_()
+        self._window += sums
+        return self._means(sums)
+
+    def window_means(self) -> dict[str, float]:
+        """Each task's mean loss since the last call, over every rank."""
+        means = self._means(self._window)
+        self._window.zero_()
+        return means
+
+    def _means(self, sums: torch.Tensor) -> dict[str, float]:
+        return {
+            task: (sums[0, i] / sums[1, i]).item()
+            for i, task in enumerate(self.tasks)
+            if sums[1, i] > 0
+        }
