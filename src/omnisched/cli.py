@@ -602,8 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--recipe",
         type=Path,
         default=Path("recipes/demo.yaml"),
-        help="fine-tuning recipe (default recipes/demo.yaml: uniform mixing, 1500 steps; "
-        "recipes/demo-quick.yaml is its short version, 350 steps)",
+        help="fine-tuning recipe (default recipes/demo.yaml: uniform mixing; "
+        "recipes/demo-quick.yaml is its short version)",
     )
     demo.set_defaults(func=_demo)
     return parser
