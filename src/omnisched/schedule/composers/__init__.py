@@ -13,7 +13,7 @@ name (``schedule.phases.register_composer``); importing this package registers t
 With ``sort_window`` W every composer forms batches of similar duration (less padding) and keeps
 its own rules: the shuffle and random composers draw W batches at a time and cut them again by
 duration (the random one keeps every batch's number of speech and text examples, and the
-window's pool counts); the diverse composer takes every stratum at one duration quantile of
+window's pool counts); the ads composer takes every stratum at one duration quantile of
 what it has left (the quantiles cycle over each W batches): a W-th of its first
 W × (``window`` + slots − 1) unused positions, so task and label balance hold in every batch
 and padding stays level over a run. "No repeat inside an epoch of a pool or stratum" and "no
