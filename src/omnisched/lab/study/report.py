@@ -351,7 +351,8 @@ def report_lines(summary: Summary, claims: list, title: str, seeds: list[int]) -
     rows = []
     for task in summary.tasks:
         metric, up = headline(get_task(task))
-        cells = [f"{summary.foundation[task]:.3f}"] if summary.foundation else []
+        known = summary.foundation.get(task)
+        cells = [f"{known:.3f}" if known is not None else "—"] if summary.foundation else []
         cells += [str(summary.final(recipe, task)) for recipe in summary.recipes]
         rows.append([task, f"{metric} {'↑' if up else '↓'}", *cells])
     lines += ["", "## Final metrics (test)", "", *_table(header, rows)]
