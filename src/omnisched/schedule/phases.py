@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
+from omnisched.schedule.adaptive import AdaptiveMixing
 from omnisched.schedule.mixture import Mixture, pool_weights
 from omnisched.schedule.pools import PoolKey
 
@@ -70,6 +71,11 @@ class PhaseSpec(_Strict):
         "a short-first phase, as in SortaGrad",
     )
     mixture: Mixture = Mixture()
+    adaptive: AdaptiveMixing | None = Field(
+        None,
+        description="task weights that follow the training losses, starting from the "
+        "mixture's (see schedule.adaptive); the composer must support it",
+    )
     composer: str = Field("random", description="a registered composer (register_composer)")
     sort_window: int = Field(
         0,
@@ -105,7 +111,9 @@ class Composer(Protocol):
     """Fills global batches; stateful composers restore from their ``state_dict``, which
     returns fresh objects (the sampler keeps them as snapshots without copying). A composer
     registered with ``needs_embeddings`` also has a settable ``embeddings`` attribute: the
-    sampler sets it when training refreshes the aligner embeddings."""
+    sampler sets it when training refreshes the aligner embeddings. One registered with
+    ``adaptive`` has a settable ``task_weights``: None (the plan's shares) or a function from
+    the phase's step to the task weights that step's batch is drawn with."""
 
     def compose(self, step: int, batch_size: int) -> list[int]: ...
 
@@ -149,6 +157,7 @@ class ComposerKind:
     shares: Shares  # pool sizes -> expected shares; pools left out are not drawn
     needs_embeddings: bool  # built with aligner embeddings, refreshed during training
     min_batches: int  # batches' worth of examples the phase must hold
+    adaptive: bool  # draws with task weights that change during training
 
 
 _COMPOSERS: dict[str, ComposerKind] = {}
@@ -160,16 +169,20 @@ def register_composer(
     shares: Shares = mixture_shares,
     needs_embeddings: bool = False,
     min_batches: int = 1,
+    adaptive: bool = False,
 ) -> Callable[[Callable[[PhaseInput], Composer]], Callable[[PhaseInput], Composer]]:
     """Registers the decorated factory as composer ``name``, the value of a phase's
     ``composer:``. ``shares`` gives each pool's expected share of a batch from the pools'
     sizes (default: the phase's mixture); ``min_batches`` > 1 for a composer that needs more
-    than one batch's worth of examples to never repeat one in a batch."""
+    than one batch's worth of examples to never repeat one in a batch; ``adaptive`` for one
+    whose ``task_weights`` may be set (a phase's ``adaptive:`` mixing)."""
 
     def register(build: Callable[[PhaseInput], Composer]) -> Callable[[PhaseInput], Composer]:
         if name in _COMPOSERS:
             raise ConfigError(f"a composer named '{name}' is registered already")
-        _COMPOSERS[name] = ComposerKind(name, build, shares, needs_embeddings, min_batches)
+        _COMPOSERS[name] = ComposerKind(
+            name, build, shares, needs_embeddings, min_batches, adaptive
+        )
         return build
 
     return register

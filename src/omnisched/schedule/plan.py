@@ -17,7 +17,14 @@ import numpy as np
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.schedule.phases import Composer, PhaseInput, PhaseSpec, composer_kind
+from omnisched.schedule.adaptive import check_floor
+from omnisched.schedule.phases import (
+    Composer,
+    PhaseInput,
+    PhaseSpec,
+    composer_kind,
+    composer_names,
+)
 from omnisched.schedule.pools import PoolKey, pool_table
 
 
@@ -35,6 +42,14 @@ class Phase:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def task_shares(self) -> dict[str, float]:
+        """Each task's expected share of a batch: its pools' shares summed."""
+        shares: dict[str, float] = {}
+        for key, share in self.shares.items():
+            shares[key.task] = shares.get(key.task, 0.0) + share
+        return shares
 
     @property
     def needs_embeddings(self) -> bool:
@@ -192,6 +207,19 @@ def _check_size(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray], batch_size: i
         )
 
 
+def _check_adaptive(spec: PhaseSpec, pools: dict[PoolKey, np.ndarray]) -> None:
+    """An adaptive phase needs a composer that takes task weights, and room above the floor."""
+    if spec.adaptive is None:
+        return
+    adaptive = [name for name in composer_names() if composer_kind(name).adaptive]
+    if not composer_kind(spec.composer).adaptive:
+        raise ConfigError(
+            f"phase '{spec.name}': composer '{spec.composer}' cannot draw with adaptive task "
+            f"weights; use one of: {', '.join(adaptive)}"
+        )
+    check_floor(spec.adaptive, len({key.task for key in pools}), f"phase '{spec.name}'")
+
+
 def build_plan(
     specs: Sequence[PhaseSpec],
     examples: Sequence[Example],
@@ -224,6 +252,7 @@ def build_plan(
         shares = kind.shares(spec, {key: len(indices) for key, indices in pools.items()})
         pools = {key: pools[key] for key in shares}
         _check_size(spec, pools, batch_size)
+        _check_adaptive(spec, pools)
         if kind.needs_embeddings and embeddings is None:
             raise ConfigError(
                 f"phase '{spec.name}' uses composer '{spec.composer}', which needs aligner "

@@ -13,11 +13,12 @@ recent step so that ``state_dict(step)`` describes the step the trainer has reac
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from omnisched.errors import ConfigError
+from omnisched.schedule.adaptive import MixController
 from omnisched.schedule.phases import Plateau
 from omnisched.schedule.plan import Plan
 
@@ -51,8 +52,9 @@ class PlateauTracker:
 class ScheduledBatchSampler:
     """Yields, for the plan's steps, this rank's share of each global batch of indices.
 
-    With ``feedback`` the trainer reports per-task losses through ``observe`` and phases that
-    last ``until_plateau`` end on their losses; without it they end at their ``max_fraction``.
+    With ``feedback`` the trainer reports per-task losses through ``observe``: phases that last
+    ``until_plateau`` end on their losses (without it, at their ``max_fraction``), and phases
+    with ``adaptive`` mixing update their task weights (without it, they keep their first).
     """
 
     def __init__(
@@ -90,6 +92,8 @@ class ScheduledBatchSampler:
             for phase in plan.phases
             if phase.spec.until_plateau is not None
         }
+        self.mixers: dict[int, MixController] = {}  # adaptive phases entered, by index
+        self._start_mixer(0, 0)
 
     @property
     def phase_start(self) -> int:
@@ -123,10 +127,32 @@ class ScheduledBatchSampler:
                 return
             self.phase += 1
             self.boundaries.append((self.step, self.phase))
+            self._start_mixer(self.phase, self.step)
+
+    def _start_mixer(self, index: int, start: int, state: dict | None = None) -> None:
+        """Starts the mixing controller of phase ``index``, entered at ``start``, if it adapts
+        (from ``state`` when resuming), and hands its composer the weights by step."""
+        phase = self.plan.phases[index]
+        if phase.spec.adaptive is None:
+            return
+        mixer = MixController(phase.spec.adaptive, phase.task_shares, self.batch_size, start)
+        if state is not None:
+            mixer.load_state_dict(state)
+        self.mixers[index] = mixer
+        phase.composer.task_weights = self._weights_of(index)
+
+    def _weights_of(self, index: int) -> Callable[[int], dict[str, float]]:
+        """Phase ``index``'s task weights by step counted from the phase's start."""
+        return lambda local: self.mixers[index].weights_at(self.mixers[index].start + local)
+
+    def task_weights(self, step: int) -> dict[str, float] | None:
+        """The task weights global batch ``step`` was drawn with, if its phase adapts."""
+        mixer = self.mixers.get(self._phase_index_at(step))
+        return None if mixer is None else mixer.weights_at(step)
 
     def next_global_batch(self) -> list[int]:
         """The indices of the next global batch across all ranks."""
-        self._snapshots[self.step] = self.state_dict()
+        self._snapshots[self.step] = self._drawing_state()
         self._snapshots.pop(self.step - SNAPSHOTS, None)
         self._enter_next_phases()
         self._apply_refreshes()
@@ -185,6 +211,13 @@ class ScheduledBatchSampler:
         tracker = self._trackers.get(phase)
         if tracker is not None and phase not in self.switches and tracker.observe(losses):
             self.switches[phase] = step + tracker.settings.delay
+        mixer = self.mixers.get(phase)
+        effective = None if mixer is None else mixer.observe(step, losses)
+        if effective is not None and self.step > effective:
+            raise ConfigError(
+                f"the data loader runs more than {mixer.settings.delay} batches ahead of "
+                "training; raise adaptive.delay above its prefetch depth"
+            )
 
     def state_dict(self, step: int | None = None) -> dict:
         """What resuming at ``step`` (default: the next batch this sampler draws) needs."""
@@ -192,6 +225,10 @@ class ScheduledBatchSampler:
             if step not in self._snapshots:
                 raise ConfigError(f"no sampler state kept for step {step}")
             return copy.deepcopy(self._snapshots[step]) | self._feedback_state()
+        return self._drawing_state() | self._feedback_state()
+
+    def _drawing_state(self) -> dict:
+        """Where the stream stands: the step, the phase, the composer's state."""
         return {
             "step": self.step,
             "seed": self.seed,
@@ -200,13 +237,14 @@ class ScheduledBatchSampler:
             "phase": self.phase,
             "boundaries": [list(b) for b in self.boundaries],
             "composer": self.plan.phases[self.phase].composer.state_dict(),
-        } | self._feedback_state()
+        }
 
     def _feedback_state(self) -> dict:
         return {
             "observed": self.observed,
             "switches": {str(k): v for k, v in self.switches.items()},
             "plateau": {str(k): list(t.history.items()) for k, t in self._trackers.items()},
+            "adaptive": {str(k): mixer.state_dict() for k, mixer in self.mixers.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -226,5 +264,8 @@ class ScheduledBatchSampler:
         self.switches = {int(k): int(v) for k, v in state["switches"].items()}
         for index, history in state["plateau"].items():
             self._trackers[int(index)].history = {task: list(v) for task, v in history}
+        self.mixers = {}
+        for index, mixer in state.get("adaptive", {}).items():
+            self._start_mixer(int(index), int(mixer["start"]), mixer)
         self.plan.phases[self.phase].composer.load_state_dict(copy.deepcopy(state["composer"]))
         self._snapshots.clear()

@@ -25,6 +25,7 @@ from pydantic import (
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
+from omnisched.schedule.adaptive import AdaptiveMixing
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import DiversitySettings, PhaseSpec, Plateau, composer_kind
 from omnisched.schedule.pools import group_pools
@@ -174,13 +175,16 @@ class TPCSchedule(Strategy):
     """Task-progressive curriculum: stages of tasks in order (default asr → ssum → dialect,
     emotion). Cumulative stages add tasks; sequential stages train the stage's tasks alone,
     with ``replay`` of the batch given to the earlier stages' tasks. Stage lengths are
-    fractions of training (equal by default); the last stage runs to the end."""
+    fractions of training (equal by default); the last stage runs to the end. With
+    ``adaptive`` every stage's task weights follow the losses (from the stage's own mixture),
+    and its forgetting guard replays an earlier task whose loss rises."""
 
     strategy: Literal["tpc"]
     stages: list[list[str]] = PAPER1_STAGES
     stage_fractions: list[float] | None = None
     cumulative: bool = True
     replay: float = Field(0.0, ge=0, lt=1)
+    adaptive: AdaptiveMixing | None = None
 
     @model_validator(mode="after")
     def _stages_cover_tasks(self) -> TPCSchedule:
@@ -203,7 +207,10 @@ class TPCSchedule(Strategy):
         return self
 
     def phases(self) -> list[PhaseSpec]:
-        return self.stage_phases(last_runs_to_end=True)
+        stages = self.stage_phases(last_runs_to_end=True)
+        if self.adaptive is None:
+            return stages
+        return [stage.model_copy(update={"adaptive": self.adaptive}) for stage in stages]
 
     def stage_phases(self, last_runs_to_end: bool, scale: float = 1.0) -> list[PhaseSpec]:
         fractions = self.stage_fractions or [1 / len(self.stages)] * len(self.stages)
@@ -239,7 +246,9 @@ class ADSSchedule(Strategy):
 @register_strategy
 class HybridSchedule(TPCSchedule):
     """TPC stages, then ADS. ``switch``: a step (integer), a fraction of training (below 1),
-    or ``auto`` (when the TPC phase's per-task losses plateau, see ``plateau``)."""
+    or ``auto`` (when the TPC phase's per-task losses plateau, see ``plateau``). With
+    ``adaptive`` the ADS phase's task shares follow the losses (TPC → adaptive); the stages
+    stay as TPC makes them."""
 
     strategy: Literal["hybrid"]  # type: ignore[assignment]
     switch: int | float | Literal["auto"] = 0.5
@@ -280,8 +289,38 @@ class HybridSchedule(TPCSchedule):
                 s.model_copy(update={"fraction": None, "steps": n})
                 for s, n in zip(stages, steps, strict=True)
             ]
-        ads = self._phase("ads", composer="ads", diversity=self.diversity)
+        ads = self._phase("ads", composer="ads", diversity=self.diversity, adaptive=self.adaptive)
         return [*stages, ads]
+
+
+@register_strategy
+class AdaptiveSchedule(Strategy, AdaptiveMixing):
+    """Adaptive mixing: task weights that follow the training losses (``method: bandit`` or
+    ``progress`` and the other ``AdaptiveMixing`` settings, see ``schedule.adaptive``), from
+    ``mixture`` (every task alike by default), each task above ``floor``, a task whose loss
+    rises replayed. ``composer: ads`` keeps ADS's diverse picks and label balance under the
+    adaptive task shares."""
+
+    strategy: Literal["adaptive"]
+    mixture: Mixture = Mixture(kind="balanced")
+    composer: Literal["random", "ads"] = "random"
+    diversity: DiversitySettings = DiversitySettings()
+
+    @property
+    def settings(self) -> AdaptiveMixing:
+        """The controller's settings: this schedule's ``AdaptiveMixing`` fields."""
+        return AdaptiveMixing(**{name: getattr(self, name) for name in AdaptiveMixing.model_fields})
+
+    def phases(self) -> list[PhaseSpec]:
+        return [
+            self._phase(
+                "adaptive",
+                mixture=self.mixture,
+                composer=self.composer,
+                diversity=self.diversity,
+                adaptive=self.settings,
+            )
+        ]
 
 
 @register_strategy

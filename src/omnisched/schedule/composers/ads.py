@@ -3,10 +3,12 @@ label-balanced batches, filled by greedy farthest-point picks on the aligner emb
 
 Batch ``s`` of a phase, every random choice drawn from ``(seed, phase, s)``:
 
-1. Slots. The tasks share the batch evenly (remainders at random), then each task's share is
-   split evenly over its strata: its labels, or k-means clusters of the embeddings for tasks
-   without labels. A stratum never gets more slots than it holds (``balanced_counts``'
-   capacities). The strata fill their slots one after another, in a random order.
+1. Slots. The tasks share the batch evenly (remainders at random; with adaptive mixing, in
+   proportion to the step's task weights, each within one of its expected count), then each
+   task's share is split evenly over its strata: its labels, or k-means clusters of the
+   embeddings for tasks without labels. A stratum never gets more slots than it holds
+   (``balanced_counts``' capacities). The strata fill their slots one after another, in a
+   random order.
 2. Candidates. A stratum walks a fresh permutation of its examples per epoch. For ``c`` slots
    its candidates are its first ``window + c - 1`` unused positions, so every pick chooses
    among ``window`` examples. With ``sort_window`` W they are a W-th of its first
@@ -42,7 +44,7 @@ on one thread, without BLAS, so it does not compete with the trainer's threads.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numba
@@ -51,7 +53,7 @@ import torch
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.schedule.composers.batching import balanced_counts
+from omnisched.schedule.composers.batching import balanced_counts, weighted_counts
 from omnisched.schedule.phases import PhaseInput, PhaseSpec, register_composer
 from omnisched.schedule.pools import PoolKey
 from omnisched.seeding import derive_rng
@@ -474,6 +476,7 @@ class DiverseComposer:
         self._task_capacity = {
             task: sum(self._capacity[name] for name in names) for task, names in self.tasks.items()
         }
+        self.task_weights: Callable[[int], dict[str, float]] | None = None
         self.reach = window * max(1, self.sort_window)  # K: candidate positions per stratum
         self._window_order: tuple[int, np.ndarray] = (-1, np.empty(0, dtype=np.int64))
         total = int(self.sizes.sum())
@@ -523,10 +526,16 @@ class DiverseComposer:
         self.epoch[j] = epoch
         self.start[j] = self.drawn[j] = self.frontier[j] = self.live_len[j] = 0
 
-    def _counts(self, batch_size: int, rng: np.random.Generator) -> np.ndarray:
-        """Slots per stratum: even over tasks, then over each task's strata, within sizes."""
+    def _counts(self, step: int, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+        """Slots per stratum: even over tasks (or by the adaptive task weights, each within
+        one of its expected count), then over each task's strata, within sizes."""
         counts = np.zeros(len(self.names), dtype=np.int64)
-        tasks = balanced_counts(batch_size, list(self.tasks), rng, self._task_capacity)
+        if self.task_weights is None:
+            tasks = balanced_counts(batch_size, list(self.tasks), rng, self._task_capacity)
+        else:
+            weights = self.task_weights(step)
+            wanted = {task: weights[task] for task in self.tasks}
+            tasks = weighted_counts(batch_size, wanted, rng, self._task_capacity)
         for task, count in tasks.items():
             strata = self.tasks[task]
             for name, n in balanced_counts(count, strata, rng, self._capacity).items():
@@ -603,7 +612,7 @@ class DiverseComposer:
 
     def compose(self, step: int, batch_size: int) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
-        counts = self._counts(batch_size, rng)
+        counts = self._counts(step, batch_size, rng)
         turn = rng.permutation(len(self.names))
         turn = turn[counts[turn] > 0]
         self._buffers(batch_size)
@@ -724,7 +733,7 @@ def task_balanced_shares(spec: PhaseSpec, sizes: dict[PoolKey, int]) -> dict[Poo
     return {key: n / task_sizes[key.task] / len(tasks) for key, n in sizes.items()}
 
 
-@register_composer("ads", shares=task_balanced_shares, needs_embeddings=True)
+@register_composer("ads", shares=task_balanced_shares, needs_embeddings=True, adaptive=True)
 def build(phase: PhaseInput) -> DiverseComposer:
     settings = phase.spec.diversity
     strata = _strata(phase.examples, phase.pools, phase.embeddings, settings.clusters, phase.seed)

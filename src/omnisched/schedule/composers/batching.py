@@ -24,8 +24,42 @@ def balanced_counts(
     counts = dict.fromkeys(names, base)
     for position in rng.permutation(len(names))[:extra]:
         counts[names[position]] += 1
+    return _within(counts, total, rng, capacity)
+
+
+def weighted_counts(
+    total: int,
+    weights: dict[str, float],
+    rng: np.random.Generator,
+    capacity: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """``total`` slots shared in proportion to ``weights``: each name gets its expected count
+    ``total * weight`` rounded down or up, up with a chance of its fractional part
+    (systematic sampling over the names in a random order), so counts are right on average
+    and never off by more than one. ``capacity`` as in ``balanced_counts``."""
+    names = list(weights)
+    expected = total * np.array([weights[n] for n in names]) / sum(weights.values())
+    floors = np.floor(expected).astype(np.int64)
+    extra = total - int(floors.sum())
+    if extra:
+        order = rng.permutation(len(names))
+        cumulative = np.cumsum((expected - floors)[order])
+        cumulative *= extra / cumulative[-1]
+        points = rng.random() + np.arange(extra)
+        picked = order[np.minimum(np.searchsorted(cumulative, points), len(names) - 1)]
+        floors[picked] += 1
+    counts = dict(zip(names, floors.tolist(), strict=True))
+    return _within(counts, total, rng, capacity)
+
+
+def _within(
+    counts: dict[str, int], total: int, rng: np.random.Generator, capacity: dict[str, int] | None
+) -> dict[str, int]:
+    """``counts`` with no name above its capacity: the excess goes, one slot at a time, to the
+    least-filled names with room."""
     if capacity is None:
         return counts
+    names = list(counts)
     left = sum(max(0, counts[name] - capacity[name]) for name in names)
     counts = {name: min(count, capacity[name]) for name, count in counts.items()}
     for _ in range(left):

@@ -1,11 +1,13 @@
 """The random composer (``composer: random``, the default): each batch's pool counts drawn from
 the phase's mixture (multinomial), then the next examples of each pool's own epoch
-permutation (``schedule.cursor``).
+permutation (``schedule.cursor``). With adaptive mixing the task weights of the batch's step
+replace the mixture's task shares; inside a task the pools keep their shares.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,7 +24,8 @@ class RandomComposer:
     With ``sort_window`` W (and ``durations``), every W batches are drawn together and their
     speech examples dealt out again by duration, each batch keeping its number of speech and of
     text examples: the window keeps its pool counts and every batch its modality share. To
-    resume inside a window, the state is the cursors' as the window began."""
+    resume inside a window, the state is the cursors' as the window began; a window is drawn
+    with the task weights of its first step."""
 
     def __init__(
         self,
@@ -36,6 +39,11 @@ class RandomComposer:
         self.keys = list(weights)
         self.probabilities = np.array([weights[key] for key in self.keys])
         self.probabilities /= self.probabilities.sum()
+        tasks = np.array([key.task for key in self.keys])
+        task_total = {t: self.probabilities[tasks == t].sum() for t in set(tasks)}
+        # each pool's share of its task: what adaptive task weights are spread by
+        self.within = self.probabilities / np.array([task_total[t] for t in tasks])
+        self.task_weights: Callable[[int], dict[str, float]] | None = None
         self.cursors = {key: Cursor(pools[key], seed, phase, str(key), "pool") for key in self.keys}
         self.sizes = np.array([len(pools[key]) for key in self.keys])
         self.seed, self.phase = seed, phase
@@ -44,12 +52,20 @@ class RandomComposer:
         self._window: tuple[int, list[list[int]], dict] = (-1, [], {})
         self._served = -1  # the window slot composed last
 
-    def _draw(self, step: int, batch_size: int) -> list[int]:
+    def _probabilities(self, step: int) -> np.ndarray:
+        """Each pool's chance of a slot in the batch of ``step``."""
+        if self.task_weights is None:
+            return self.probabilities
+        weights = self.task_weights(step)
+        shares = np.array([weights[key.task] for key in self.keys]) * self.within
+        return shares / shares.sum()
+
+    def _draw(self, step: int, batch_size: int, probabilities: np.ndarray) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
-        counts = rng.multinomial(batch_size, self.probabilities)
+        counts = rng.multinomial(batch_size, probabilities)
         while (excess := np.maximum(counts - self.sizes, 0).sum()) > 0:  # a pool's all at most
             counts = np.minimum(counts, self.sizes)
-            room = self.probabilities * (counts < self.sizes)
+            room = probabilities * (counts < self.sizes)
             counts += rng.multinomial(excess, room / room.sum())
         return [
             i for key, n in zip(self.keys, counts, strict=True) for i in self.cursors[key].take(n)
@@ -73,12 +89,16 @@ class RandomComposer:
 
     def compose(self, step: int, batch_size: int) -> list[int]:
         if not self.sort_window:
-            return self._draw(step, batch_size)
+            return self._draw(step, batch_size, self._probabilities(step))
         window, slot = divmod(step, self.sort_window)
         if self._window[0] != window:
             start = self._cursor_state()
             first = window * self.sort_window
-            batches = [self._draw(s, batch_size) for s in range(first, first + self.sort_window)]
+            probabilities = self._probabilities(first)
+            batches = [
+                self._draw(s, batch_size, probabilities)
+                for s in range(first, first + self.sort_window)
+            ]
             self._window = (window, self._recut(window, batches), start)
         self._served = slot
         return self._window[1][slot]
@@ -97,7 +117,7 @@ class RandomComposer:
         self._window, self._served = (-1, [], {}), -1
 
 
-@register_composer("random")
+@register_composer("random", adaptive=True)
 def build(phase: PhaseInput) -> RandomComposer:
     return RandomComposer(
         phase.pools, phase.shares, phase.seed, phase.index, phase.durations, phase.spec.sort_window
