@@ -244,6 +244,8 @@ def _preview(args: argparse.Namespace) -> None:
         f"{recipe.train.batch_size}\n"
     )
     print(preview.format_table(preview.phase_table(chosen, batches, sampler)))
+    for note in preview.adaptive_notes(sampler):
+        print(f"\n{note}")
     out = args.out or Path("runs") / recipe.name / "preview.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     preview.plot_shares(chosen, batches, sampler, out)

@@ -117,6 +117,14 @@ def export_schedule(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; known: {', '.join(FORMATS)}")
     out = Path(out)
+    adaptive = [spec.name for spec in recipe.schedule.phases() if spec.adaptive is not None]
+    if adaptive:
+        raise ConfigError(
+            f"phase(s) {', '.join(adaptive)} of recipe '{recipe.name}' mix adaptively: their "
+            "task weights follow the training losses, which a file written before training "
+            "cannot carry. Train with `omnisched train` or ScheduledTrainer, or export a fixed "
+            "mixture (e.g. strategy: temperature)"
+        )
     chosen, batches, sampler = schedule(recipe, strict)
     rows = [chat_row(chosen[i], recipe.corpus) for batch in batches for i in batch]
     out.parent.mkdir(parents=True, exist_ok=True)

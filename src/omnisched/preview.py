@@ -1,9 +1,9 @@
 """Preview of a recipe's schedule without training: per-phase shares and a plot over steps.
 
 Draws every step of the schedule ``omnisched train`` would build (phases that end on a loss
-plateau end at their ``max_fraction``, as there are no losses) and counts what each batch
-holds. It sits above the scheduling core: it reads the corpus and, for ADS, the model's
-aligner embeddings.
+plateau end at their ``max_fraction``, and adaptive phases keep their starting weights, as
+there are no losses) and counts what each batch holds. It sits above the scheduling core: it
+reads the corpus and, for ADS, the model's aligner embeddings.
 """
 
 from __future__ import annotations
@@ -61,6 +61,20 @@ def phase_table(
             }
         )
     return rows
+
+
+def adaptive_notes(sampler: ScheduledBatchSampler) -> list[str]:
+    """For every adaptive phase: its starting task weights, and that they will adapt."""
+    notes = []
+    for phase in sampler.plan.phases:
+        if phase.spec.adaptive is not None:
+            start = ", ".join(f"{t} {w:.1%}" for t, w in sorted(phase.task_shares.items()))
+            notes.append(
+                f"phase '{phase.name}' mixes adaptively ({phase.spec.adaptive.method}): it "
+                f"starts at {start} and moves every {phase.spec.adaptive.every} steps with the "
+                "training losses, so its shares in training differ from these"
+            )
+    return notes
 
 
 def format_table(rows: list[dict]) -> str:

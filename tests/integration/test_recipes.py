@@ -10,6 +10,7 @@ import yaml
 
 from omnisched.cli import main
 from omnisched.config import load_recipe
+from omnisched.eval.run_report import plot_learning_curves
 from omnisched.train.metrics_log import read_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +48,7 @@ def test_every_paper_recipe_is_shipped():
         "paper1/tpc",
         "paper1/ads",
         "paper1/hybrid",
+        "paper1/adaptive",
         "paper2/text_only",
         "paper2/speech_only",
         "paper2/mix_2pct",
@@ -72,6 +74,37 @@ def test_recipe_trains_end_to_end(recipe, small_corpus, micro_foundation, tmp_pa
     assert (run / "final" / "config.json").is_file() or (
         run / "final" / "adapter_model.safetensors"
     ).is_file()
+
+
+def test_adaptive_recipe_logs_moving_weights_previews_them_and_refuses_export(
+    small_corpus, micro_foundation, tmp_path, capsys
+):
+    path = _localized(
+        REPO / "recipes/paper1/adaptive.yaml", small_corpus, micro_foundation, tmp_path
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["schedule"].update(every=2, delay=1)
+    data["train"].update(steps=10, num_workers=0)  # no prefetch: a decision applies next step
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", str(path), "--run-dir", str(run)]) == 0
+    windows = [r for r in read_metrics(run / "metrics.jsonl") if "event" not in r]
+    weights = [{k: v for k, v in r.items() if k.startswith("weight/")} for r in windows]
+    assert all(
+        sorted(w) == [f"weight/{t}" for t in sorted(data["schedule"]["tasks"])] for w in weights
+    )
+    assert all(abs(sum(w.values()) - 1) < 1e-9 and min(w.values()) >= 0.05 for w in weights)
+    assert weights[0] == dict.fromkeys(weights[0], 0.25)
+    assert weights[-1] != weights[0]  # progress fits from the third update (step 6) on
+    curves = plot_learning_curves(run / "metrics.jsonl", tmp_path / "curves.png")
+    assert curves.stat().st_size > 20_000  # three panels: losses, gradient norm, weights
+
+    assert main(["preview", "--recipe", str(path), "--out", str(tmp_path / "p.png")]) == 0
+    assert "mixes adaptively (progress): it starts at asr 25.0%" in capsys.readouterr().out
+    out = tmp_path / "schedule.jsonl"
+    assert main(["export", "--recipe", str(path), "--format", "swift", "--out", str(out)]) == 2
+    assert "mix adaptively" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_preview_prints_phase_shares_and_writes_a_plot(small_corpus, micro_foundation, tmp_path):

@@ -8,7 +8,15 @@ import math
 import pytest
 
 from omnisched.lab.study.claims import CLAIMS
-from omnisched.lab.study.report import Estimate, Paired, Run, Summary, both, report_lines
+from omnisched.lab.study.report import (
+    Estimate,
+    Paired,
+    Run,
+    Summary,
+    both,
+    plot_weights,
+    report_lines,
+)
 
 
 def test_estimate_is_the_t_interval_over_seeds():
@@ -98,13 +106,15 @@ def _paper1_runs() -> list[Run]:
             _run("paper1-ads", seed, 0.32 + jitter, 0.50 + jitter, [(10, 0.3)]),
             _run("paper1-tpc", seed, 0.20 + jitter, 0.30 + jitter, [(10, 0.4)]),
             _run("paper1-hybrid", seed, 0.10 + jitter, 0.80 + jitter, [(10, 0.3)]),
+            _run("paper1-adaptive", seed, 0.25 + jitter, 0.45 + jitter, [(10, 0.4)]),
         ]
+        runs[-1].weights = {"asr": [(5, 0.5), (10, 0.3)], "emotion": [(5, 0.5), (10, 0.7)]}
     return runs
 
 
 def test_paper1_claims_read_the_right_recipes_against_the_best_baseline():
     summary = Summary(_paper1_runs())
-    verdicts = {c.text[:2]: c.judge(summary) for c in CLAIMS["paper1"]}
+    verdicts = {c.text.split()[0]: c.judge(summary) for c in CLAIMS["paper1"]}
     # ADS 0.50 against the best baseline on emotion (temperature, 0.45): +0.05 on every seed
     assert "best baseline paper1-temperature" in verdicts["C2"][0]
     assert verdicts["C2"][1].startswith("emotion +0.050")
@@ -112,6 +122,11 @@ def test_paper1_claims_read_the_right_recipes_against_the_best_baseline():
     assert verdicts["C4"][2] == "supported"  # ASR better, emotion worse than uniform
     assert verdicts["C5"][2] == "supported"
     assert verdicts["C1"][2] == "inconclusive"  # no bar: nothing to reach
+    # mean score (1 − CER, F1): adaptive (0.75 + 0.45) / 2 = 0.60 against the best baseline,
+    # temperature (0.69 + 0.45) / 2 = 0.57: +0.030 on every seed
+    assert "best fixed baseline paper1-temperature" in verdicts["C10"][0]
+    assert verdicts["C10"][1].startswith("adaptive − paper1-temperature +0.030")
+    assert verdicts["C10"][2] == "supported"
     assert CLAIMS["paper2"][0].judge(summary)[2] == "not evaluated"
 
 
@@ -123,3 +138,11 @@ def test_the_report_states_bar_metrics_and_claims():
     assert "asr ≤ 0.500. **met**" in text
     assert "| asr | cer ↓ | 0.400 |" in text
     assert "| C5 the TPC→ADS hybrid has the best mean score over tasks |" in text
+    assert "![task weights](task_weights.png)" in text
+
+
+def test_adaptive_weights_are_drawn_as_the_mean_over_seeds(tmp_path):
+    png = plot_weights(Summary(_paper1_runs()), tmp_path / "weights.png")
+    assert png is not None and png.stat().st_size > 10_000
+    without = [run for run in _paper1_runs() if run.recipe != "paper1-adaptive"]
+    assert plot_weights(Summary(without), tmp_path / "none.png") is None

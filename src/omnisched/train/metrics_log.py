@@ -113,7 +113,8 @@ class RunLog:
         task_means: dict[str, float],
     ) -> None:
         """The record of the log window ending at ``step``: the step's losses, gradient norm
-        and learning rate, the window's throughput and per-task mean losses."""
+        and learning rate, the window's throughput and per-task mean losses, and (adaptive
+        mixing) the task weights the step was drawn with."""
         elapsed = time.perf_counter() - self.window_start
         record = {
             "step": step,
@@ -123,5 +124,7 @@ class RunLog:
             "lr": lr,
             "examples_per_s": self.window_examples / elapsed,
         }
-        self.write(record | {f"loss/{task}": mean for task, mean in task_means.items()})
+        record |= {f"loss/{task}": mean for task, mean in task_means.items()}
+        weights = self.schedule.sampler.task_weights(step - 1) or {}
+        self.write(record | {f"weight/{task}": weight for task, weight in weights.items()})
         self.window_start, self.window_examples = time.perf_counter(), 0

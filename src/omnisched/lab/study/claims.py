@@ -30,6 +30,7 @@ LARGE_GAIN = 0.05  # a "large" gain in SLU-F1 over text-only: at least this much
 
 UNIFORM, PROPORTIONAL, TEMPERATURE = "paper1-uniform", "paper1-proportional", "paper1-temperature"
 ADS, TPC, HYBRID = "paper1-ads", "paper1-tpc", "paper1-hybrid"
+ADAPTIVE = "paper1-adaptive"
 BASELINES = [UNIFORM, PROPORTIONAL, TEMPERATURE]
 TEXT_ONLY, MIX_2, MIX_5 = "paper2-text_only", "paper2-mix_2pct", "paper2-mix_5pct"
 CURRICULUM, CROSSLINGUAL = "paper2-curriculum", "paper2-crosslingual"
@@ -135,6 +136,17 @@ def _hybrid_best(s: Summary) -> Judgement:
     return numbers, f"hybrid − {runner_up} {paired}", paired.verdict
 
 
+def _adaptive_beats_fixed(s: Summary) -> Judgement:
+    overall = final_score(s.tasks)
+    baseline = _best_baseline(s, overall)
+    paired = _versus(s, ADAPTIVE, baseline, overall)
+    numbers = (
+        f"mean score over all tasks: adaptive {s.estimate(ADAPTIVE, overall)}, best fixed "
+        f"baseline {baseline} {s.estimate(baseline, overall)}"
+    )
+    return numbers, f"adaptive − {baseline} {paired}", paired.verdict
+
+
 def _slu(run: Run) -> float:
     return run.final.get("slu", math.nan)
 
@@ -217,6 +229,11 @@ CLAIMS: dict[str, list[Claim]] = {
             "C5 the TPC→ADS hybrid has the best mean score over tasks",
             (HYBRID, UNIFORM, TPC, ADS),
             _hybrid_best,
+        ),
+        Claim(
+            "C10 adaptive mixing has a higher mean score over tasks than the best fixed baseline",
+            (ADAPTIVE, UNIFORM),
+            _adaptive_beats_fixed,
         ),
     ],
     "paper2": [

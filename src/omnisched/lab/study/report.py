@@ -1,5 +1,6 @@
 """The report of a study: final metrics with 95% intervals, the learned-task bar, steps to it,
-learning curves, gradient-norm volatility, and a verdict on each claim from paired seeds.
+learning curves, gradient-norm volatility, adaptive mixing's task weights, and a verdict on
+each claim from paired seeds.
 
 Runs of one seed share their LoRA initialization and every random draw their recipes have in
 common, so recipes are compared seed by seed: a claim's verdict comes from the per-seed paired
@@ -21,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
+from omnisched.eval.run_report import plot_task_weights, task_series
 from omnisched.eval.scorers import headline
 from omnisched.tasks import get_task
 from omnisched.train.metrics_log import read_metrics
@@ -52,6 +54,7 @@ class Run:
     final: dict[str, float]
     curves: dict[str, list[tuple[int, float]]]
     grad_norms: list[tuple[int, float]]
+    weights: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # adaptive
 
     def volatility(self) -> float:
         """Mean rolling std / mean of the gradient norm over the second half of training."""
@@ -188,7 +191,7 @@ def load_runs(runs_root: Path) -> list[Run]:
         tasks = json.loads((directory / "eval.json").read_text(encoding="utf-8"))["tasks"]
         final = {task: scores[scores["headline"]] for task, scores in tasks.items()}
         curves: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        grads = []
+        grads, windows = [], []
         for record in read_metrics(directory / "metrics.jsonl"):
             if record.get("event") == "eval":
                 for key, value in record.items():
@@ -196,8 +199,10 @@ def load_runs(runs_root: Path) -> list[Run]:
                         curves[key.split("/")[0]].append((record["step"], value))
             elif "event" not in record and record.get("grad_norm") is not None:
                 grads.append((record["step"], record["grad_norm"]))
+                windows.append(record)
         seed = int(directory.name.removeprefix("seed-"))
-        runs.append(Run(directory.parent.name, seed, final, dict(curves), grads))
+        weights = task_series(windows, "weight")
+        runs.append(Run(directory.parent.name, seed, final, dict(curves), grads, weights))
     return runs
 
 
@@ -281,6 +286,28 @@ def plot_curves(summary: Summary, out: Path) -> Path:
         metric, _ = headline(get_task(task))
         axis.set(title=task, xlabel="step", ylabel=f"dev {metric}")
     axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(out, dpi=110)
+    return out
+
+
+def plot_weights(summary: Summary, out: Path) -> Path | None:
+    """Adaptive recipes' task weights over steps, mean over seeds, one panel per recipe;
+    None when no recipe adapts."""
+    adaptive = [r for r in summary.recipes if any(run.weights for run in summary.of(r))]
+    if not adaptive:
+        return None
+    figure = Figure(figsize=(5 * len(adaptive), 3.8))
+    axes = np.atleast_1d(figure.subplots(1, len(adaptive)))
+    for axis, recipe in zip(axes, adaptive, strict=True):
+        runs = [run for run in summary.of(recipe) if run.weights]
+        mean = {}
+        for task in runs[0].weights:
+            length = min(len(run.weights[task]) for run in runs)
+            steps = [step for step, _ in runs[0].weights[task][:length]]
+            values = np.mean([[w for _, w in run.weights[task][:length]] for run in runs], 0)
+            mean[task] = list(zip(steps, values.tolist(), strict=True))
+        plot_task_weights(axis, mean, f"{recipe} (mean of {len(runs)} seeds)")
     figure.tight_layout()
     figure.savefig(out, dpi=110)
     return out
@@ -388,6 +415,17 @@ def report_lines(summary: Summary, claims: list, title: str, seeds: list[int]) -
         "",
         *_table(["recipe", "volatility (second half)"], volatility),
         "",
+    ]
+    if any(run.weights for run in summary.runs):
+        lines += [
+            "## Adaptive task weights",
+            "",
+            "The task weights adaptive mixing drew each step's batch with, mean over seeds.",
+            "",
+            "![task weights](task_weights.png)",
+            "",
+        ]
+    lines += [
         "## Claims",
         "",
         "Each claim is a measurement on paired seeds: the per-seed difference in the claimed "
@@ -431,6 +469,7 @@ def write_study_report(study, claims: list) -> Path:
     )
     plot_curves(summary, out / "learning_curves.png")
     plot_volatility(summary, out / "volatility.png")
+    plot_weights(summary, out / "task_weights.png")
     lines = report_lines(summary, claims, study.name, study.seeds)
     report = out / "REPORT.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
