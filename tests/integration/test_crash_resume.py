@@ -55,14 +55,25 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-def _recipe(tmp: Path, corpus: Path, foundation: Path) -> Path:
+ADAPTIVE = {
+    "strategy": "adaptive",
+    "every": 2,
+    "delay": 8,  # more than the loader draws ahead: decisions at 2, 4, .. apply at 10, 12, ..
+}
+
+
+def _recipe(tmp: Path, corpus: Path, foundation: Path, schedule: dict | None = None) -> Path:
     recipe = {
         "name": "crash",
         "corpus": str(corpus),
         "model": {"path": str(foundation)},
         # text rows: the audio tower is frozen and slow on CPU, and resuming does not
         # depend on the modality
-        "schedule": {"tasks": ["asr", "dialect", "emotion"], "modalities": ["text"]},
+        "schedule": {
+            "tasks": ["asr", "dialect", "emotion"],
+            "modalities": ["text"],
+            **(schedule or {}),
+        },
         "train": {
             "steps": STEPS,
             "batch_size": 4,
@@ -109,6 +120,17 @@ def reference(small_corpus: Path, micro_foundation: Path, tmp_path_factory) -> t
     return recipe, tmp / "run"
 
 
+@pytest.fixture(scope="module")
+def adaptive_reference(
+    small_corpus: Path, micro_foundation: Path, tmp_path_factory
+) -> tuple[Path, Path]:
+    """(recipe, run directory) of an uninterrupted run with adaptive mixing."""
+    tmp = tmp_path_factory.mktemp("adaptive")
+    recipe = _recipe(tmp, small_corpus, micro_foundation, ADAPTIVE)
+    assert main(_train_args(recipe, tmp / "run")) == 0
+    return recipe, tmp / "run"
+
+
 def _assert_resumed_like_reference(run: Path, reference_run: Path, before: int, resumed_at: int):
     """The ``before`` batches of the killed run, then those after resuming at ``resumed_at``,
     are the reference's; the final weights match it."""
@@ -130,7 +152,25 @@ def _assert_resumed_like_reference(run: Path, reference_run: Path, before: int, 
 def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(
     reference: tuple[Path, Path], tmp_path: Path
 ):
-    recipe, reference_run = reference
+    _kill_at_a_random_step_and_resume(*reference, tmp_path)
+
+
+def test_adaptive_mixing_killed_at_a_random_step_resumes_with_the_same_weights(
+    adaptive_reference: tuple[Path, Path], tmp_path: Path
+):
+    """The weights move during the run (so the resume has decisions to restore) and the
+    resumed run draws the reference's batches with them."""
+    recipe, reference_run = adaptive_reference
+    weights = [
+        tuple(v for k, v in sorted(r.items()) if k.startswith("weight/"))
+        for r in map(json.loads, (reference_run / "metrics.jsonl").read_text().splitlines())
+        if "event" not in r
+    ]
+    assert len(weights) == STEPS and len(set(weights)) > 1
+    _kill_at_a_random_step_and_resume(recipe, reference_run, tmp_path)
+
+
+def _kill_at_a_random_step_and_resume(recipe: Path, reference_run: Path, tmp_path: Path) -> None:
     kill_step = random.SystemRandom().randint(CHECKPOINT_EVERY + 1, STEPS - 5)
     run = tmp_path / "run"
     process = subprocess.Popen(
