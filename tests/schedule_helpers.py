@@ -76,13 +76,14 @@ def sampler_for(
     rank: int = 0,
     world_size: int = 1,
     feedback: bool = False,
+    tokens: np.ndarray | None = None,
 ) -> tuple[ScheduledBatchSampler, list[Example]]:
     """A fresh sampler for ``schedule`` (a strategy model or a list of PhaseSpec)."""
     specs = schedule if isinstance(schedule, list) else schedule.phases()
     chosen = examples if isinstance(schedule, list) else select_examples(schedule, examples)
     if embeddings is None and any(composer_kind(s.composer).needs_embeddings for s in specs):
         embeddings = clustered_embeddings(len(chosen), seed=seed)
-    plan = build_plan(specs, chosen, batch_size, steps, seed, embeddings)
+    plan = build_plan(specs, chosen, batch_size, steps, seed, embeddings, tokens)
     sampler = ScheduledBatchSampler(plan, seed, rank, world_size, feedback=feedback)
     return sampler, chosen
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
 from omnisched.schedule.adaptive import AdaptiveMixing
+from omnisched.schedule.budget import Budget, Costs
 from omnisched.schedule.mixture import Mixture, pool_weights
 from omnisched.schedule.pools import PoolKey
 
@@ -84,6 +85,11 @@ class PhaseSpec(_Strict):
         "examples (0: off; see the composers)",
     )
     diversity: DiversitySettings = DiversitySettings()
+    batching: Budget | None = Field(
+        None,
+        description="batches of as many examples as fit this budget of padded seconds and "
+        "tokens (at most train.batch_size) instead of a fixed count",
+    )
     steps: int | None = Field(None, gt=0)
     fraction: float | None = Field(None, gt=0, le=1)
     epochs: float | None = Field(None, gt=0)
@@ -138,6 +144,7 @@ class PhaseInput:
     shares: dict[PoolKey, float]  # each pool's expected share of a batch (the kind's ``shares``)
     durations: np.ndarray  # seconds per example (0 for text rows)
     embeddings: np.ndarray | None  # one row per example, for composers that need them
+    costs: Costs  # what each example adds to a budget batch (``spec.batching``)
 
 
 Shares = Callable[[PhaseSpec, dict[PoolKey, int]], dict[PoolKey, float]]

@@ -18,6 +18,7 @@ import numpy as np
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
 from omnisched.schedule.adaptive import check_floor
+from omnisched.schedule.budget import Costs, check_budget
 from omnisched.schedule.phases import (
     Composer,
     PhaseInput,
@@ -59,11 +60,13 @@ class Phase:
 
 @dataclass
 class Plan:
-    """Phases in order, for ``total_steps`` steps of ``batch_size`` examples."""
+    """Phases in order, for ``total_steps`` steps of ``batch_size`` examples (with a phase's
+    ``batching``: as many as fit its budget, at most ``batch_size``)."""
 
     phases: list[Phase]
     batch_size: int
     total_steps: int
+    costs: Costs  # what each example adds to a budget batch
 
     @property
     def refresh_every(self) -> int | None:
@@ -227,9 +230,11 @@ def build_plan(
     total_steps: int,
     seed: int,
     embeddings: np.ndarray | None = None,
+    tokens: np.ndarray | None = None,
 ) -> Plan:
     """Resolves ``specs`` over ``examples``; ``embeddings`` (one row per example) for the
-    composers that need them (ADS)."""
+    composers that need them (ADS); ``tokens`` (each example's sequence length) for phases
+    whose ``batching`` sets ``max_tokens``."""
     if batch_size < 1 or total_steps < 1:
         raise ConfigError(
             f"batch_size and total steps must be positive; got {batch_size} and {total_steps}"
@@ -238,6 +243,7 @@ def build_plan(
         check_embeddings(embeddings, examples)
     phases = []
     durations = np.fromiter((e.duration_s or 0.0 for e in examples), float, len(examples))
+    costs = Costs(durations, None if tokens is None else np.asarray(tokens, dtype=np.int64))
     keys, pool_ids = pool_table(examples)
     start: float | None = 0.0  # the phase's first step, unrounded; None after a plateau
     for index, spec in enumerate(specs):
@@ -253,12 +259,20 @@ def build_plan(
         pools = {key: pools[key] for key in shares}
         _check_size(spec, pools, batch_size)
         _check_adaptive(spec, pools)
+        if spec.batching is not None:
+            members = np.concatenate(list(pools.values()))
+            check_budget(
+                spec.batching,
+                Costs(durations[members], None if tokens is None else costs.tokens[members]),
+                [examples[i].id for i in members],
+                spec.name,
+            )
         if kind.needs_embeddings and embeddings is None:
             raise ConfigError(
                 f"phase '{spec.name}' uses composer '{spec.composer}', which needs aligner "
                 "embeddings"
             )
-        phase = PhaseInput(spec, index, seed, examples, pools, shares, durations, embeddings)
+        phase = PhaseInput(spec, index, seed, examples, pools, shares, durations, embeddings, costs)
         composer = kind.build(phase)
         steps = _length(spec, shares, pools, batch_size, total_steps, start)
         if steps is None and spec.until_plateau is None and index != len(specs) - 1:
@@ -270,4 +284,4 @@ def build_plan(
         else:
             start = None
         phases.append(Phase(index, spec, pools, shares, steps, composer))
-    return Plan(phases, batch_size, total_steps)
+    return Plan(phases, batch_size, total_steps, costs)

@@ -2,8 +2,9 @@
 
 Global batch ``s`` comes from the phase active at ``s`` and that phase's composer; every random
 choice is seeded by ``(seed, phase, step)``, so the stream depends only on the plan and the
-seed. Rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of every global batch, so the union
-over ranks is the same stream at every world size. ``state_dict`` holds what the composers
+seed. Rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of every global batch (of a budget
+batch, a share of near-equal token load), so the union over ranks is the same stream at every
+world size. ``state_dict`` holds what the composers
 need to go on (cursors, used examples), so restoring at any step replays nothing.
 
 Data loaders draw batches ahead of training; the sampler keeps a snapshot of its state at each
@@ -19,8 +20,9 @@ import numpy as np
 
 from omnisched.errors import ConfigError
 from omnisched.schedule.adaptive import MixController
+from omnisched.schedule.budget import split_by_load, sure_fit
 from omnisched.schedule.phases import Plateau
-from omnisched.schedule.plan import Plan
+from omnisched.schedule.plan import Phase, Plan
 
 SNAPSHOTS = 256
 REFRESH_DELAY = 16  # steps between computing fresh embeddings and drawing batches with them
@@ -49,6 +51,21 @@ class PlateauTracker:
         return True
 
 
+def _check_budget_world(phase: Phase, plan: Plan, world_size: int) -> None:
+    """A budget phase must fit two examples per process of its longest, so that every batch,
+    the short last one of a sorted window included, gives each process one."""
+    if phase.spec.batching is None or world_size == 1:
+        return
+    members = np.concatenate(list(phase.pools.values()))
+    surely = sure_fit(phase.spec.batching, plan.costs, members, plan.batch_size)
+    if surely < 2 * world_size:
+        raise ConfigError(
+            f"phase '{phase.name}': its batching budget fits {surely} of its longest examples; "
+            f"with {world_size} processes it must fit {2 * world_size} (two per process): raise "
+            "max_seconds / max_tokens (and train.batch_size)"
+        )
+
+
 class ScheduledBatchSampler:
     """Yields, for the plan's steps, this rank's share of each global batch of indices.
 
@@ -65,12 +82,15 @@ class ScheduledBatchSampler:
         world_size: int = 1,
         feedback: bool = False,
     ) -> None:
-        if plan.batch_size % world_size:
+        counted = any(phase.spec.batching is None for phase in plan.phases)
+        if counted and plan.batch_size % world_size:
             raise ConfigError(
                 f"batch_size {plan.batch_size} must be a multiple of the world size {world_size}"
             )
         if not 0 <= rank < world_size:
             raise ConfigError(f"rank {rank} is outside a world of {world_size}")
+        for phase in plan.phases:
+            _check_budget_world(phase, plan, world_size)
         self.plan = plan
         self.batch_size = plan.batch_size
         self.steps = plan.total_steps
@@ -191,7 +211,15 @@ class ScheduledBatchSampler:
 
     def __iter__(self) -> Iterator[list[int]]:
         while self.step < self.steps:
-            yield self.next_global_batch()[self.rank :: self.world_size]
+            yield self.rank_slice(self.next_global_batch())
+
+    def rank_slice(self, batch: list[int]) -> list[int]:
+        """This rank's share of a global batch of the current phase: positions
+        ``rank, rank + w, …``, or for a budget batch, a share of near-equal token load."""
+        if self.plan.phases[self.phase].spec.batching is None:
+            return batch[self.rank :: self.world_size]
+        loads = self.plan.costs.load(batch)
+        return split_by_load(batch, loads, self.world_size)[self.rank]
 
     def __len__(self) -> int:
         return self.steps - self.step

@@ -26,6 +26,7 @@ from pydantic import (
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
 from omnisched.schedule.adaptive import AdaptiveMixing
+from omnisched.schedule.budget import Budget
 from omnisched.schedule.mixture import Mixture
 from omnisched.schedule.phases import DiversitySettings, PhaseSpec, Plateau, composer_kind
 from omnisched.schedule.pools import group_pools
@@ -46,6 +47,8 @@ class Strategy(BaseModel):
     differ, or speech scarce in one language only (cross-lingual transfer).
     ``sort_window`` > 0 makes every phase form batches of similar duration within that many
     batches' worth of examples, keeping the composer's own rules (see ``schedule.composers``).
+    ``batching`` makes every batch as many examples as fit a budget of padded seconds and
+    tokens (at most ``train.batch_size``; see ``schedule.budget``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -55,6 +58,7 @@ class Strategy(BaseModel):
     languages: list[str] | None = None
     speech_subset: float | dict[str, float] = 1.0
     sort_window: int = Field(0, ge=0)
+    batching: Budget | None = None
 
     @field_validator("tasks")
     @classmethod
@@ -100,6 +104,7 @@ class Strategy(BaseModel):
         fields.setdefault("tasks", self.tasks)
         fields.setdefault("modalities", self.modalities)
         fields.setdefault("sort_window", self.sort_window)
+        fields.setdefault("batching", self.batching)
         return PhaseSpec(name=name, languages=self.languages, **fields)
 
 
@@ -389,23 +394,25 @@ class CrosslingualSchedule(Strategy):
                 languages=[self.source, self.target],
                 mixture=mixture,
                 sort_window=self.sort_window,
+                batching=self.batching,
             )
         ]
 
 
 @register_strategy
 class PhasesSchedule(Strategy):
-    """Any plan, written out phase by phase; a phase without its own ``sort_window`` takes the
-    schedule's."""
+    """Any plan, written out phase by phase; a phase without its own ``sort_window`` or
+    ``batching`` takes the schedule's."""
 
     strategy: Literal["phases"]
     plan: list[PhaseSpec] = Field(min_length=1)
 
     def phases(self) -> list[PhaseSpec]:
+        shared = {"sort_window": self.sort_window, "batching": self.batching}
         return [
-            spec
-            if "sort_window" in spec.model_fields_set
-            else spec.model_copy(update={"sort_window": self.sort_window})
+            spec.model_copy(
+                update={k: v for k, v in shared.items() if k not in spec.model_fields_set}
+            )
             for spec in self.plan
         ]
 

@@ -53,6 +53,7 @@ import torch
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
+from omnisched.schedule.budget import Budget, Costs, fits, sure_fit
 from omnisched.schedule.composers.batching import balanced_counts, weighted_counts
 from omnisched.schedule.phases import PhaseInput, PhaseSpec, register_composer
 from omnisched.schedule.pools import PoolKey
@@ -194,8 +195,8 @@ def _insert(by_time, length, position, durations):
 @numba.njit(cache=True, nogil=True)
 def _prepare(
     turn, counts, preset, preset_start, order, used, offsets, sizes, drawn, frontier, live,
-    by_time, live_len, window, spread, due, grace, durations, quantile, items, item_pos,
-    segments,
+    by_time, live_len, window, spread, due, grace, durations, quantile, target, items,
+    item_pos, segments,
 ):  # fmt: skip
     """Each stratum's share of the batch, in ``turn`` order, into ``items``: its examples from
     the end of the previous epoch, then its due examples, then its candidates.
@@ -249,7 +250,17 @@ def _prepare(
         band = max(slots, -(-len(pool) // spread))  # a spread-th, around the quantile
         if len(durations) and len(pool) > band:  # ranks low .. low + band by duration
             chosen[:] = False
-            low = min(max(int(quantile * len(pool)) - band // 2, 0), len(pool) - band)
+            center = int(quantile * len(pool))
+            if target >= 0:  # the rank of the target duration among the pool's
+                center = 0
+                for i in range(length):
+                    p = by_time[j, i]
+                    if p > pool[-1] or _holds(carried, order[off + p]):
+                        continue
+                    if durations[off + p] >= target:
+                        break
+                    center += 1
+            low = min(max(center - band // 2, 0), len(pool) - band)
             rank = 0
             for i in range(length):
                 p = by_time[j, i]
@@ -453,8 +464,11 @@ class DiverseComposer:
         phase: int,
         durations: np.ndarray | None = None,
         sort_window: int = 0,
+        budget: Budget | None = None,
+        costs: Costs | None = None,
     ) -> None:
         self.seed, self.phase = seed, phase
+        self.budget, self.costs = budget, costs
         self.window = window
         self.sort_window = sort_window if durations is not None else 0
         self.durations = durations
@@ -494,6 +508,11 @@ class DiverseComposer:
         self.live_len = np.zeros(count, dtype=np.int64)
         for j in range(count):
             self._start_epoch(j, 0)
+        if budget is not None:  # the phase's lengths, for each batch's first guess
+            self._members = np.concatenate([s.indices for s in strata])
+            self._phase_seconds = np.sort(costs.seconds[self._members])
+            if costs.tokens is not None:
+                self._phase_tokens = np.sort(costs.tokens[self._members])
         self._embeddings = embeddings
         self._shift = np.uint64(64)
         self._tags = np.empty(0, dtype=np.int64)  # example index held by each cache row
@@ -611,6 +630,48 @@ class DiverseComposer:
         return where
 
     def compose(self, step: int, batch_size: int) -> list[int]:
+        """Batch ``step``: ``batch_size`` examples, or with a budget as many as fit it (at
+        most ``batch_size``): a first guess from the duration band the batch targets, then
+        fewer, from the same state, until the batch fits (at worst as many as fit of the
+        phase's longest examples)."""
+        if self.budget is None:
+            return self._compose(step, batch_size, -1.0)
+        target, count = self._budget_guess(step, batch_size)
+        surely = sure_fit(self.budget, self.costs, self._members, batch_size)
+        count = max(count, surely)
+        while True:
+            state = self.state_dict()
+            batch = self._compose(step, count, target)
+            if fits(self.budget, self.costs, batch, batch_size):
+                return batch
+            self.load_state_dict(state)
+            count = max(surely, min(count - 1, int(count * self._room(batch))))
+
+    def _room(self, batch: list[int]) -> float:
+        """The budget over what ``batch`` costs, by its tighter limit."""
+        ratios = []
+        if self.budget.max_seconds is not None:
+            ratios.append(self.budget.max_seconds / (len(batch) * self.costs.seconds[batch].max()))
+        if self.budget.max_tokens is not None:
+            ratios.append(self.budget.max_tokens / (len(batch) * self.costs.tokens[batch].max()))
+        return min(ratios)
+
+    def _budget_guess(self, step: int, cap: int) -> tuple[float, int]:
+        """The duration batch ``step`` matches every stratum's candidates to (-1: none, without
+        ``sort_window``) and how many examples of the band's upper edge fit the budget."""
+        quantile = self._quantile(step)
+        upper = min(1.0, quantile + 0.5 / max(1, self.sort_window)) if self.sort_window else 1.0
+        count = cap
+        if self.budget.max_seconds is not None:
+            longest = float(np.quantile(self._phase_seconds, upper))
+            if longest > 0:
+                count = min(count, int(self.budget.max_seconds / longest))
+        if self.budget.max_tokens is not None:
+            count = min(count, int(self.budget.max_tokens / np.quantile(self._phase_tokens, upper)))
+        target = float(np.quantile(self._phase_seconds, quantile)) if self.sort_window else -1.0
+        return target, max(1, count)
+
+    def _compose(self, step: int, batch_size: int, target: float) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
         counts = self._counts(step, batch_size, rng)
         turn = rng.permutation(len(self.names))
@@ -627,8 +688,8 @@ class DiverseComposer:
         filled = _prepare(
             turn, counts, carried, bounds, self.order, self.used, self.offsets, self.sizes,
             self.drawn, self.frontier, self.live, self.by_time, self.live_len, self.window,
-            spread, due, grace, self._order_durations, self._quantile(step), items, item_pos,
-            segments,
+            spread, due, grace, self._order_durations, self._quantile(step), target, items,
+            item_pos, segments,
         )  # fmt: skip
         where = self._rows(items[:filled])
         batch = np.empty(batch_size, dtype=np.int64)
@@ -745,4 +806,6 @@ def build(phase: PhaseInput) -> DiverseComposer:
         phase.index,
         phase.durations,
         phase.spec.sort_window,
+        phase.spec.batching,
+        phase.costs,
     )

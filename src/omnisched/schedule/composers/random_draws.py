@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from omnisched.schedule.budget import BudgetCut
 from omnisched.schedule.composers.batching import spread_copies
 from omnisched.schedule.cursor import Cursor
 from omnisched.schedule.phases import PhaseInput, register_composer
@@ -118,7 +119,13 @@ class RandomComposer:
 
 
 @register_composer("random", adaptive=True)
-def build(phase: PhaseInput) -> RandomComposer:
-    return RandomComposer(
-        phase.pools, phase.shares, phase.seed, phase.index, phase.durations, phase.spec.sort_window
-    )
+def build(phase: PhaseInput) -> RandomComposer | BudgetCut:
+    """With ``batching``, its batches cut to the budget (``BudgetCut``)."""
+    spec = phase.spec
+    if spec.batching is None:
+        return RandomComposer(
+            phase.pools, phase.shares, phase.seed, phase.index, phase.durations, spec.sort_window
+        )
+    inner = RandomComposer(phase.pools, phase.shares, phase.seed, phase.index)
+    window, sort = spec.sort_window, spec.sort_window > 0
+    return BudgetCut(inner, spec.batching, phase.costs, window, sort, phase.seed, phase.index)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from omnisched.schedule.budget import BudgetCut
 from omnisched.schedule.composers.batching import spread_copies
 from omnisched.schedule.permutation import IndexPermutation
 from omnisched.schedule.phases import PhaseInput, PhaseSpec, register_composer
@@ -140,10 +141,13 @@ def size_shares(spec: PhaseSpec, sizes: dict[PoolKey, int]) -> dict[PoolKey, flo
 
 
 @register_composer("shuffle", shares=size_shares, min_batches=2)
-def build(phase: PhaseInput) -> ShuffleComposer:
+def build(phase: PhaseInput) -> ShuffleComposer | BudgetCut:
     """Two batches' worth at least, so that no batch repeats an example where one epoch ends
-    and the next begins."""
+    and the next begins; with ``batching``, its batches cut to the budget (``BudgetCut``)."""
     indices = np.concatenate(list(phase.pools.values()))
-    return ShuffleComposer(
-        indices, phase.seed, phase.index, phase.durations, phase.spec.sort_window
-    )
+    spec = phase.spec
+    if spec.batching is None:
+        return ShuffleComposer(indices, phase.seed, phase.index, phase.durations, spec.sort_window)
+    inner = ShuffleComposer(indices, phase.seed, phase.index)
+    window, sort = spec.sort_window, spec.sort_window > 0
+    return BudgetCut(inner, spec.batching, phase.costs, window, sort, phase.seed, phase.index)
