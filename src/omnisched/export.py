@@ -117,7 +117,15 @@ def export_schedule(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; known: {', '.join(FORMATS)}")
     out = Path(out)
-    adaptive = [spec.name for spec in recipe.schedule.phases() if spec.adaptive is not None]
+    specs = recipe.schedule.phases()
+    budgeted = [spec.name for spec in specs if spec.batching is not None]
+    if budgeted:
+        raise ConfigError(
+            f"phase(s) {', '.join(budgeted)} of recipe '{recipe.name}' form batches by budget, "
+            "of varying size; ms-swift and LLaMA-Factory read a file in batches of one fixed "
+            "size. Export the recipe without `batching` (its batch_size is the global batch)"
+        )
+    adaptive = [spec.name for spec in specs if spec.adaptive is not None]
     if adaptive:
         raise ConfigError(
             f"phase(s) {', '.join(adaptive)} of recipe '{recipe.name}' mix adaptively: their "

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from omnisched.config import Recipe
@@ -41,7 +42,8 @@ def schedule(recipe: Recipe, strict: bool = False) -> SchedulePreview:
 def phase_table(
     chosen: list[Example], batches: list[list[int]], sampler: ScheduledBatchSampler
 ) -> list[dict]:
-    """Per phase: its steps, composer and the measured share of every pool."""
+    """Per phase: its steps, composer, examples per batch and the measured share of every
+    pool."""
     rows = []
     bounds = [start for start, _ in sampler.boundaries] + [len(batches)]
     for (start, index), end in zip(sampler.boundaries, bounds[1:], strict=True):
@@ -52,11 +54,15 @@ def phase_table(
             for i in batch
         )
         total = sum(drawn.values())
+        sizes = [len(batch) for batch in batches[start:end]]
         rows.append(
             {
                 "phase": phase.name,
                 "steps": f"{start}–{end - 1}",
                 "composer": phase.spec.composer,
+                "batch": f"{min(sizes)}–{max(sizes)} (mean {np.mean(sizes):.1f})"
+                if phase.spec.batching is not None
+                else str(sizes[0]),
                 "shares": {pool: count / total for pool, count in sorted(drawn.items())},
             }
         )
@@ -79,11 +85,15 @@ def adaptive_notes(sampler: ScheduledBatchSampler) -> list[str]:
 
 def format_table(rows: list[dict]) -> str:
     """The phase table as markdown: one line per phase and pool."""
-    lines = ["| phase | steps | composer | pool | share |", "|---|---|---|---|---|"]
+    lines = [
+        "| phase | steps | composer | examples per batch | pool | share |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in rows:
         for pool, share in row["shares"].items():
             lines.append(
-                f"| {row['phase']} | {row['steps']} | {row['composer']} | {pool} | {share:.1%} |"
+                f"| {row['phase']} | {row['steps']} | {row['composer']} | {row['batch']} | "
+                f"{pool} | {share:.1%} |"
             )
     return "\n".join(lines)
 
@@ -95,11 +105,17 @@ def plot_shares(
     out: Path,
     bins: int = 100,
 ) -> Path:
-    """PNG of task share and modality share over steps, with phase boundaries."""
+    """PNG of task share and modality share over steps, with phase boundaries, and with
+    budget batches the examples per batch."""
     width = max(1, len(batches) // bins)
-    figure = Figure(figsize=(11, 4.5))
-    axes = figure.subplots(1, 2, sharex=True)
-    for axis, field in zip(axes, ("task", "modality"), strict=True):
+    budgeted = any(phase.spec.batching is not None for phase in sampler.plan.phases)
+    figure = Figure(figsize=(16 if budgeted else 11, 4.5))
+    axes = figure.subplots(1, 3 if budgeted else 2, sharex=True)
+    if budgeted:
+        axes[2].plot(range(len(batches)), [len(batch) for batch in batches], linewidth=0.6)
+        axes[2].set(xlabel="step", ylabel="examples", title="examples per batch (budget)")
+        axes[2].set_ylim(bottom=0)
+    for axis, field in zip(axes, ("task", "modality"), strict=False):
         names = sorted({getattr(chosen[i], field) for batch in batches for i in batch})
         steps, shares = [], {name: [] for name in names}
         for start in range(0, len(batches), width):

@@ -107,6 +107,28 @@ def test_adaptive_recipe_logs_moving_weights_previews_them_and_refuses_export(
     assert not out.exists()
 
 
+def test_budget_batches_train_preview_and_refuse_export(
+    small_corpus, micro_foundation, tmp_path, capsys
+):
+    """ADS and uniform under a budget of padded seconds and tokens: the run logs batches of
+    varying size within it; preview shows the sizes; export refuses."""
+    path = _localized(REPO / "recipes/paper1/hybrid.yaml", small_corpus, micro_foundation, tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["schedule"].update(batching={"max_seconds": 12.0, "max_tokens": 600}, sort_window=2)
+    data["train"].update(batch_size=12, steps=8, log_batches=True)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", str(path), "--run-dir", str(run)]) == 0
+    sizes = [len(r["ids"]) for r in read_metrics(run / "batches.jsonl")]
+    assert len(sizes) == 8 and len(set(sizes)) > 1 and max(sizes) <= 12
+
+    assert main(["preview", "--recipe", str(path), "--out", str(tmp_path / "p.png")]) == 0
+    assert "| examples per batch |" in capsys.readouterr().out
+    out = tmp_path / "schedule.jsonl"
+    assert main(["export", "--recipe", str(path), "--format", "swift", "--out", str(out)]) == 2
+    assert "form batches by budget" in capsys.readouterr().err
+
+
 def test_preview_prints_phase_shares_and_writes_a_plot(small_corpus, micro_foundation, tmp_path):
     path = _localized(REPO / "recipes/paper1/hybrid.yaml", small_corpus, micro_foundation, tmp_path)
     png = tmp_path / "preview.png"

@@ -194,3 +194,16 @@ def test_split_by_load_is_near_equal_and_keeps_batch_order():
     assert slices == [[0, 2, 6], [1, 3, 4, 5, 7]]
     with pytest.raises(ConfigError, match="cannot give each of 4 processes one"):
         split_by_load([0, 1, 2], loads, 4)
+
+
+def test_trainer_micro_batches_split_each_budget_batch_in_the_accumulation_steps():
+    from omnisched.integrations.hf_trainer import MicroBatches
+
+    whole = list(_sampler("uniform", SECONDS, 4, steps=30)[0])
+    sampler, _ = _sampler("uniform", SECONDS, 4, steps=30)
+    chunks = list(MicroBatches(sampler, parts=3))
+    assert len(chunks) == 3 * len(whole)
+    for step, batch in enumerate(whole):
+        parts = chunks[3 * step : 3 * step + 3]
+        assert sum(parts, []) == batch
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1

@@ -18,6 +18,7 @@ import os
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import PartialState
 from torch.utils.data import DataLoader
@@ -67,9 +68,15 @@ def training_arguments(recipe: Recipe, output_dir: Path, **overrides) -> Trainin
 
 class MicroBatches:
     """This rank's slice of every global batch as ``parts`` consecutive micro-batches, so that
-    one optimizer step with gradient accumulation over ``parts`` is one global batch."""
+    one optimizer step with gradient accumulation over ``parts`` is one global batch (of a
+    budget batch, ``parts`` near-equal ones)."""
 
     def __init__(self, sampler: ScheduledBatchSampler, parts: int) -> None:
+        self.sampler = sampler
+        self.parts = parts
+        self.size: int | None = None  # budget batches: their size varies
+        if any(phase.spec.batching is not None for phase in sampler.plan.phases):
+            return
         per_rank = sampler.batch_size // sampler.world_size
         if per_rank % parts:
             raise ConfigError(
@@ -77,14 +84,21 @@ class MicroBatches:
                 f"{per_rank} examples per rank, not a multiple of gradient_accumulation_steps "
                 f"{parts}"
             )
-        self.sampler = sampler
-        self.parts = parts
         self.size = per_rank // parts
 
     def __iter__(self):
         for batch in self.sampler:
-            for start in range(0, len(batch), self.size):
-                yield batch[start : start + self.size]
+            if self.size is not None:
+                for start in range(0, len(batch), self.size):
+                    yield batch[start : start + self.size]
+                continue
+            if len(batch) < self.parts:
+                raise ConfigError(
+                    f"a budget batch gives this rank {len(batch)} example(s), fewer than "
+                    f"gradient_accumulation_steps {self.parts}; raise batching's limits"
+                )
+            for chunk in np.array_split(np.asarray(batch), self.parts):
+                yield chunk.tolist()
 
     def __len__(self) -> int:
         return len(self.sampler) * self.parts

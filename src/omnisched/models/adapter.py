@@ -77,25 +77,29 @@ class AudioLMAdapter:
         """The answer the model learns to give, closed by the end-of-turn token."""
         return [*self._text(example.target), self.end_id]
 
+    def sequence_length(self, example: Example) -> tuple[int, int]:
+        """(whole sequence, target) in tokens: prompt, audio tokens and answer, as collated."""
+        target = len(self.target_ids(example))
+        audio_tokens = 0
+        if example.modality == "speech":
+            hop = self.features.extractor.hop_length
+            frames = torch.tensor([round(example.duration_s * SAMPLE_RATE) // hop])
+            audio_tokens = int(self.audio_token_counts(frames)[0])
+        return len(self.prompt_ids(example, audio_tokens)) + target, target
+
     def budget_check(
         self, max_target_tokens: int | None = None
     ) -> Callable[[Example], tuple[str, str] | None]:
         """A row check for ``read_manifest``: the target fits ``max_target_tokens`` and the
         whole sequence (prompt, audio tokens, target) fits the model's context."""
         context = self.thinker.config.get_text_config().max_position_embeddings
-        hop = self.features.extractor.hop_length
 
         def check(example: Example) -> tuple[str, str] | None:
-            target = len(self.target_ids(example))
+            total, target = self.sequence_length(example)
             if max_target_tokens is not None and target > max_target_tokens:
                 return "target", (
                     f"{target} tokens, more than train.max_target_tokens ({max_target_tokens})"
                 )
-            audio_tokens = 0
-            if example.modality == "speech":
-                frames = torch.tensor([round(example.duration_s * SAMPLE_RATE) // hop])
-                audio_tokens = int(self.audio_token_counts(frames)[0])
-            total = len(self.prompt_ids(example, audio_tokens)) + target
             if total > context:
                 return "target", (
                     f"prompt, audio and target take {total} tokens, more than the model's "

@@ -14,10 +14,13 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from omnisched.config import Recipe
 from omnisched.data.example import Example
 from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.embeddings import aligner_embeddings, load_embeddings, model_embeddings
+from omnisched.models.loading import load_pretrained
 from omnisched.schedule.plan import Plan, build_plan
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.schedule.strategies import select_examples
@@ -74,23 +77,25 @@ def build_schedule(
 
     When a composer needs aligner embeddings they come from the recipe's cache, or are
     computed with ``adapter`` (the model being trained; without it the recipe's model is
-    loaded). ``feedback``: training reports per-task losses through ``after_step``, so that
-    phases ending on a plateau end there (previews and exports end them at their
-    ``max_fraction``)."""
+    loaded), and so do the sequence lengths a ``batching.max_tokens`` budget counts.
+    ``feedback``: training reports per-task losses through ``after_step``, so that phases
+    ending on a plateau end there and adaptive phases adapt (previews and exports end them at
+    their ``max_fraction`` and keep the starting weights)."""
     chosen = select_examples(recipe.schedule, examples)
-    embeddings = None
+    specs = recipe.schedule.phases()
+    embeddings = tokens = None
+    counts_tokens = any(spec.batching and spec.batching.max_tokens for spec in specs)
+    if counts_tokens and adapter is None:
+        adapter = AudioLMAdapter(*load_pretrained(recipe.model.path))
     if recipe.schedule.uses_embeddings:
         embeddings = model_embeddings(
             recipe.model.path, chosen, recipe.corpus, recipe.cache, adapter=adapter
         )
+    if counts_tokens:
+        tokens = np.array([adapter.sequence_length(example)[0] for example in chosen])
     settings = recipe.train
     plan = build_plan(
-        recipe.schedule.phases(),
-        chosen,
-        settings.batch_size,
-        settings.steps,
-        settings.seed,
-        embeddings,
+        specs, chosen, settings.batch_size, settings.steps, settings.seed, embeddings, tokens
     )
     sampler = ScheduledBatchSampler(plan, settings.seed, rank, world_size, feedback=feedback)
     return RunSchedule(chosen, plan, sampler, recipe.corpus)
