@@ -205,5 +205,5 @@ def test_trainer_micro_batches_split_each_budget_batch_in_the_accumulation_steps
     assert len(chunks) == 3 * len(whole)
     for step, batch in enumerate(whole):
         parts = chunks[3 * step : 3 * step + 3]
-        assert sum(parts, []) == batch
+        assert [i for part in parts for i in part] == batch
         assert max(map(len, parts)) - min(map(len, parts)) <= 1
