@@ -25,8 +25,12 @@ Text is tokenized by a tokenizer trained on the corpus (the Qwen tokenizer canno
 here), so text spans are longer in tokens than Qwen's; audio spans are the real count (25 tokens
 per second of audio).
 
+With ``--budget-seconds S`` the batches are budget batches (``batching: {max_seconds: S}``,
+at most ``--batch`` examples, sort_window 16) instead of ``--batch`` examples each.
+
     python benchmarks/gpu_step.py                  # full 7B configuration, on a GPU
     python benchmarks/gpu_step.py --tiny           # same shape ratios at toy size (CPU)
+    python benchmarks/gpu_step.py --budget-seconds 120 --batch 48   # budget batches
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from omnisched.models.adapter import AudioLMAdapter
 from omnisched.models.features import N_MELS
 from omnisched.models.loading import DTYPES
 from omnisched.models.lora import prepare_for_finetuning
+from omnisched.schedule.budget import Budget
 from omnisched.schedule.plan import build_plan
 from omnisched.schedule.sampler import ScheduledBatchSampler
 from omnisched.schedule.strategies import UniformSchedule
@@ -246,6 +251,12 @@ def main() -> None:
     )
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=None, help="override the table")
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=None,
+        help="budget batches of this many padded seconds of audio (--batch: the most examples)",
+    )
     parser.add_argument("--device", default=None, help="default cuda if available, else cpu")
     parser.add_argument(
         "--dtype",
@@ -261,6 +272,11 @@ def main() -> None:
     warmup = args.warmup if args.warmup is not None else 2 * args.workers + 1
     load = os.getloadavg()
     shape = TINY if args.tiny else OMNI_7B
+    batching = (
+        f"budget {args.budget_seconds:g} s (≤ {batch})"
+        if args.budget_seconds is not None
+        else f"fixed {batch}"
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         corpus = _corpus(args.corpus, Path(scratch))
@@ -285,6 +301,9 @@ def main() -> None:
         weights = matmul_weights(model)
 
         schedule = UniformSchedule(strategy="uniform")
+        if args.budget_seconds is not None:
+            budget = Budget(max_seconds=args.budget_seconds)
+            schedule = schedule.model_copy(update={"batching": budget, "sort_window": 16})
         plan = build_plan(schedule.phases(), speech, batch, warmup + args.repeats * steps, 0, None)
         loader = DataLoader(
             ExampleDataset(speech, corpus),
@@ -332,6 +351,7 @@ def main() -> None:
         rows.append(
             {
                 "input": name,
+                "batches": batching,
                 "step (ms)": f"{1000 * seconds / steps:.1f}",
                 "LLM tokens/step": f"{tokens / steps:.0f}",
                 "padding": f"{1 - tokens / padded:.1%}",
@@ -342,6 +362,7 @@ def main() -> None:
             }
         )
     overheads = sorted(one["fed"][0] / one["pre"][0] - 1 for one in rounds)
+    stalls = sorted(1 - one["pre"][0] / one["fed"][0] for one in rounds)
     size = "tiny (7B shape ratios)" if args.tiny else "Qwen2.5-Omni-7B thinker"
     text = config.text_config
     notes = [
@@ -351,7 +372,7 @@ def main() -> None:
         f"{config.audio_config.encoder_layers}×{config.audio_config.d_model}",
         f"matmul weights: LLM {weights['llm'] / 1e9:.3f} B, audio encoder + aligner "
         f"{weights['encoder'] / 1e9:.3f} B, LoRA {weights['lora'] / 1e6:.2f} M (trained)",
-        f"batch {batch} speech rows of {corpus}; {warmup} warm-up steps, then {args.repeats} "
+        f"{batching} speech rows of {corpus}; {warmup} warm-up steps, then {args.repeats} "
         f"rounds of {steps} steps fed by the data path followed by the same {steps} batches "
         f"pre-built; rows show each input's best round; {args.workers} loader workers; gradient "
         f"checkpointing {'on' if args.gradient_checkpointing else 'off'}",
@@ -360,10 +381,11 @@ def main() -> None:
         f"peak: {f'{peak} TFLOPS dense bf16' if peak else 'none for this device'}",
         "data path overhead over pre-built tensors, per round (same batches): "
         + ", ".join(f"{o:+.1%}" for o in overheads)
-        + f" of step time (median {overheads[len(overheads) // 2]:+.1%})",
+        + f" of step time (median {overheads[len(overheads) // 2]:+.1%}); data-stall share of "
+        f"the fed step time: median {stalls[len(stalls) // 2]:.1%}",
         f"load average (1 min) at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}",
     ]
-    print(append(f"LoRA step, {size}", rows, notes))
+    print(append(f"LoRA step, {size}, {batching} batches", rows, notes))
 
 
 if __name__ == "__main__":
