@@ -70,7 +70,7 @@ def _train_step_ms(recipe, steps: int) -> list[float]:
             "train": recipe.train.model_copy(
                 update={"steps": steps, "log_every": 10, "checkpoint_every": steps}
             ),
-            "eval": recipe.eval.model_copy(update={"every": 0}),
+            "eval": recipe.eval.model_copy(update={"every": None}),
         }
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -135,7 +135,7 @@ def throughput(args: argparse.Namespace) -> None:
         update={
             "corpus": args.corpus,
             "model": demo.model.model_copy(update={"path": shipped_foundation()}),
-            "eval": demo.eval.model_copy(update={"every": 0}),
+            "eval": demo.eval.model_copy(update={"every": None}),
         }
     )
     fixed_steps = args.steps

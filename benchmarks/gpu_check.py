@@ -79,7 +79,7 @@ def _demo_speed(args: argparse.Namespace) -> dict:
                 "train": demo.train.model_copy(
                     update={"steps": args.demo_steps, "log_every": 10, "checkpoint_every": 10**6}
                 ),
-                "eval": demo.eval.model_copy(update={"every": 0}),
+                "eval": demo.eval.model_copy(update={"every": None}),
             }
         )
         started = time.perf_counter()
