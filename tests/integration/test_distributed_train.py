@@ -1,8 +1,9 @@
 """`accelerate launch -m omnisched train` on two CPU processes (DDP over gloo) takes the same
-steps as one process on the same global batches: the same logged losses, gradient norms and
-learning rates, the same final weights. (Weighting each rank's own token mean equally instead
-moves the gradient norm by ~1e-3 and the weights by ~1e-3 here; a scheduler stepped once per
-rank would run the learning-rate schedule twice as fast.)"""
+steps as one process on the same global batches, of a fixed count or by budget: the same
+logged losses, gradient norms and learning rates, the same final weights. (Weighting each
+rank's own token mean equally instead moves the gradient norm by ~1e-3 and the weights by
+~1e-3 here; a scheduler stepped once per rank would run the learning-rate schedule twice as
+fast.)"""
 
 from __future__ import annotations
 
@@ -33,7 +34,15 @@ def _steps(run: Path) -> list[dict]:
     return [r for r in read_metrics(run / "metrics.jsonl") if "loss" in r]
 
 
-def test_two_processes_train_as_one(small_corpus: Path, micro_foundation: Path, tmp_path: Path):
+UNIFORM = {"strategy": "uniform", "tasks": ["asr", "ssum", "dialect", "emotion"]}
+# budget batches: each rank gets a share of near-equal token load, not half the examples
+BUDGET = UNIFORM | {"sort_window": 2, "batching": {"max_seconds": 40.0, "max_tokens": 2400}}
+
+
+@pytest.mark.parametrize("schedule", [UNIFORM, BUDGET], ids=["fixed", "budget"])
+def test_two_processes_train_as_one(
+    schedule: dict, small_corpus: Path, micro_foundation: Path, tmp_path: Path
+):
     recipe = {
         "name": "ddp",
         "corpus": str(small_corpus),
@@ -41,14 +50,15 @@ def test_two_processes_train_as_one(small_corpus: Path, micro_foundation: Path, 
             "path": str(micro_foundation),
             "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
         },
-        "schedule": {"strategy": "uniform", "tasks": ["asr", "ssum", "dialect", "emotion"]},
+        "schedule": schedule,
         "train": {
             "steps": 2,
-            "batch_size": 8,
+            "batch_size": 8 if schedule is UNIFORM else 16,
             "lr": 1e-3,
             "warmup_steps": 0,
             "log_every": 1,
             "num_workers": 0,
+            "log_batches": True,
         },
         "cache": str(tmp_path / "cache"),
     }
@@ -75,6 +85,8 @@ def test_two_processes_train_as_one(small_corpus: Path, micro_foundation: Path, 
         for name in ("ddp", "single")
     }
     assert starts["ddp"]["processes"] == 2 and starts["single"]["processes"] == 1
+    batches = {name: read_metrics(tmp_path / name / "batches.jsonl") for name in ("ddp", "single")}
+    assert batches["ddp"] == batches["single"]  # the main process logs the global batch
     ddp, single = _steps(tmp_path / "ddp"), _steps(tmp_path / "single")
     assert [r["step"] for r in ddp] == [r["step"] for r in single] == [1, 2]
     for two, one in zip(ddp, single, strict=True):
