@@ -7,12 +7,13 @@ fixed and with budget batches, on this machine.
 share of the audio frames (10 ms hop), mean examples per batch and mean padded seconds over
 the budget. Target ≤ 10 % for every composer.
 
-``throughput``: the demo recipe (shipped foundation, uniform, sort_window 16) fine-tuned
-three ways on the same number of examples: fixed batches of 8 as the demo (``--steps``),
-fixed batches of 8 without ``sort_window``, and budget batches (``--seconds`` of padded
-audio, at most ``--cap`` examples, so about as many steps fewer as batches are larger);
-examples/s from the training log (windows after the first), then the test scores of each.
-Target ≥ 1.5× the demo's examples/s at equal or better scores.
+``throughput``: the demo recipe (shipped foundation, uniform, sort_window 16) fine-tuned four
+ways: fixed batches of 8 as the demo (``--steps``), the same without ``sort_window``, and
+budget batches (``--seconds`` of padded audio, at most ``--cap`` examples) once on the demo's
+number of examples (fewer, larger steps) and once on its number of steps; padded share of
+the audio frames over each schedule, examples/s from the training log (windows after the
+first), then the test scores of each. Target ≥ 1.5× the demo's examples/s at equal or better
+scores.
 
     python benchmarks/budget.py [--parts padding throughput] [--corpus runs/corpus]
 """
@@ -138,66 +139,81 @@ def throughput(args: argparse.Namespace) -> None:
             "eval": demo.eval.model_copy(update={"every": None}),
         }
     )
-    fixed_steps = args.steps
-    examples = fixed_steps * demo.train.batch_size
-    budget = Budget(max_seconds=args.seconds)
-    budget_plan = demo.model_copy(
-        update={"schedule": demo.schedule.model_copy(update={"batching": budget})}
+    examples = args.steps * demo.train.batch_size
+    budgeted = demo.model_copy(
+        update={
+            "schedule": demo.schedule.model_copy(
+                update={"batching": Budget(max_seconds=args.seconds)}
+            )
+        }
     )
-    mean_batch = _mean_batch(budget_plan, args.cap)
-    budget_steps = max(1, round(examples / mean_batch))
+    mean_batch = _mean_batch(budgeted, args.cap)
+    budget_name = f"budget {args.seconds:g} s (≤ {args.cap}), sort_window 16"
     variants = {
-        "fixed 8, sort_window 16 (the demo)": demo,
-        "fixed 8, no sort_window": demo.model_copy(
-            update={"schedule": demo.schedule.model_copy(update={"sort_window": 0})}
+        "fixed 8, sort_window 16 (the demo)": (demo, 8, args.steps),
+        "fixed 8, no sort_window": (
+            demo.model_copy(
+                update={"schedule": demo.schedule.model_copy(update={"sort_window": 0})}
+            ),
+            8,
+            args.steps,
         ),
-        f"budget {args.seconds:g} s (≤ {args.cap}), sort_window 16": budget_plan.model_copy(
-            update={
-                "train": demo.train.model_copy(
-                    update={"batch_size": args.cap, "steps": budget_steps}
-                )
-            }
+        f"{budget_name}, the same examples": (
+            budgeted,
+            args.cap,
+            max(1, round(examples / mean_batch)),
         ),
+        f"{budget_name}, the same steps": (budgeted, args.cap, args.steps),
     }
-    rows, speeds = [], {}
+    rows, speeds = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, recipe in variants.items():
+        for name, (recipe, batch, steps) in variants.items():
+            settings = {"batch_size": batch, "steps": steps, "log_every": 10}
             recipe = recipe.model_copy(
                 update={
-                    "train": recipe.train.model_copy(
-                        update={
-                            "steps": recipe.train.steps if "budget" in name else fixed_steps,
-                            "checkpoint_every": 10**6,
-                            "log_every": 10,
-                        }
-                    ),
+                    "train": recipe.train.model_copy(update=settings | {"checkpoint_every": 10**6}),
                     "cache": Path(tmp) / "cache",
                 }
             )
-            speed, scores, steps = _fine_tune(recipe, Path(tmp) / f"run-{len(rows)}")
-            speeds[name] = speed
+            padded = _padded_share(recipe)
+            speed, scores, _ = _fine_tune(recipe, Path(tmp) / f"run-{len(rows)}")
+            speeds.append(speed)
             rows.append(
                 {
                     "batches": name,
                     "steps": steps,
+                    "padded frames": f"{padded:.1%}",
                     "examples/s (median)": f"{speed:.1f}",
+                    "÷ demo": f"{speed / speeds[0]:.2f}",
                     **{task: f"{value:.3f}" for task, value in sorted(scores.items())},
                 }
             )
-    base = speeds[next(iter(variants))]
-    for row, speed in zip(rows, speeds.values(), strict=True):
-        row["÷ demo"] = f"{speed / base:.2f}"
-    budget_speed = speeds[list(variants)[-1]] / base
+    same_steps = speeds[-1] / speeds[0]
     notes = [
-        f"demo recipe on {args.corpus}, shipped foundation, the same {examples} examples each "
-        f"(budget batches hold {mean_batch:.1f} on average); test scores: CER for asr, ROUGE-L "
+        f"demo recipe on {args.corpus}, shipped foundation; the demo sees {examples} examples, "
+        f"budget batches hold {mean_batch:.1f} on average; test scores: CER for asr, ROUGE-L "
         "for ssum, macro-F1 for dialect and emotion",
         f"target ≥ {TARGET_SPEEDUP}× the demo's examples/s at equal or better scores: "
-        f"{budget_speed:.2f}× ({'met' if budget_speed >= TARGET_SPEEDUP else 'missed'} on speed)",
+        f"{same_steps:.2f}× at the same steps "
+        f"({'met' if same_steps >= TARGET_SPEEDUP else 'missed'} on speed)",
+        "what bounds it on a CPU: a step's work follows its padded frames at any batch size, "
+        "so the gain is the padding removed (the demo's own sort_window already removes most) "
+        "plus per-step costs (optimizer, Python) spread over more examples; on a GPU larger "
+        "batches also fill the device, which is what the GPU check measures",
         f"torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}; load average at the "
         f"end {os.getloadavg()[0]:.2f}",
     ]
     print(append("Demo fine-tune: fixed vs budget batches", rows, notes))
+
+
+def _padded_share(recipe) -> float:
+    """The padded share of audio frames over the recipe's whole schedule."""
+    from omnisched.data.manifest import load_split
+    from omnisched.train.schedule import build_schedule
+
+    run = build_schedule(recipe, load_split(recipe.corpus, "train", settings=recipe.data))
+    durations = run.plan.costs.seconds
+    return padded_share(list(run.sampler), durations)
 
 
 def _mean_batch(recipe, cap: int) -> float:
