@@ -117,22 +117,18 @@ def export_schedule(
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; known: {', '.join(FORMATS)}")
     out = Path(out)
-    specs = recipe.schedule.phases()
-    budgeted = [spec.name for spec in specs if spec.batching is not None]
-    if budgeted:
-        raise ConfigError(
-            f"phase(s) {', '.join(budgeted)} of recipe '{recipe.name}' form batches by budget, "
-            "of varying size; ms-swift and LLaMA-Factory read a file in batches of one fixed "
-            "size. Export the recipe without `batching` (its batch_size is the global batch)"
-        )
-    adaptive = [spec.name for spec in specs if spec.adaptive is not None]
-    if adaptive:
-        raise ConfigError(
-            f"phase(s) {', '.join(adaptive)} of recipe '{recipe.name}' mix adaptively: their "
-            "task weights follow the training losses, which a file written before training "
-            "cannot carry. Train with `omnisched train` or ScheduledTrainer, or export a fixed "
-            "mixture (e.g. strategy: temperature)"
-        )
+    refusals = {
+        "batching": "form batches by budget, of varying size; ms-swift and LLaMA-Factory read "
+        "a file in batches of one fixed size. Export the recipe without `batching` (its "
+        "batch_size is the global batch)",
+        "adaptive": "mix adaptively: their task weights follow the training losses, which a "
+        "file written before training cannot carry. Train with `omnisched train` or "
+        "ScheduledTrainer, or export a fixed mixture (e.g. strategy: temperature)",
+    }
+    for setting, reason in refusals.items():
+        named = [spec.name for spec in recipe.schedule.phases() if getattr(spec, setting)]
+        if named:
+            raise ConfigError(f"phase(s) {', '.join(named)} of recipe '{recipe.name}' {reason}")
     chosen, batches, sampler = schedule(recipe, strict)
     rows = [chat_row(chosen[i], recipe.corpus) for batch in batches for i in batch]
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,6 @@ class MixController:
         self.evidence = dict.fromkeys(self.tasks, 0.0)
         self.seen = dict.fromkeys(self.tasks, 0.0)  # examples each task was given (expected)
         self.curve: dict[str, list[tuple[float, float]]] = {t: [] for t in self.tasks}
-        self.observed = start
 
     def weights_at(self, step: int) -> dict[str, float]:
         """The task weights the batch of global step ``step`` is drawn with."""
@@ -150,7 +149,6 @@ class MixController:
         """Training has finished global step ``step`` with these per-task mean losses (the
         batch's, the same on every rank). Returns the step a new decision takes effect from,
         on an update step."""
-        self.observed = step
         weights = self.weights_at(step - 1)
         for task in self.tasks:
             self.seen[task] += weights[task] * self.batch_size
@@ -207,10 +205,10 @@ class MixController:
         n = np.array([p[0] for p in points])
         log_loss = np.log([p[1] for p in points])
         x = np.log(n) if self.settings.curve == "power" else n
-        slope = np.polyfit(x, log_loss, 1)[0]
+        slope, intercept = np.polyfit(x, log_loss, 1)
         if not math.isfinite(slope) or slope >= 0:
             return 0.0
-        fitted = math.exp(np.polyval(np.polyfit(x, log_loss, 1), x[-1]))
+        fitted = math.exp(slope * x[-1] + intercept)
         rate = -slope * fitted  # exponential: λ·L
         return float(rate / n[-1] if self.settings.curve == "power" else rate)  # power: b·L/n
 
@@ -253,7 +251,6 @@ class MixController:
             "evidence": self.evidence,
             "seen": self.seen,
             "curve": {t: [list(p) for p in points] for t, points in self.curve.items()},
-            "observed": self.observed,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -271,4 +268,3 @@ class MixController:
         self.evidence = dict(state["evidence"])
         self.seen = dict(state["seen"])
         self.curve = {t: [tuple(p) for p in points] for t, points in state["curve"].items()}
-        self.observed = int(state["observed"])

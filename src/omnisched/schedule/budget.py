@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import copy
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from omnisched.data.example import Example
 from omnisched.errors import ConfigError
 from omnisched.seeding import derive_rng
 
@@ -68,23 +70,49 @@ class Costs:
         return np.where(seconds > 0, seconds, 1.0)
 
 
-def fits(budget: Budget, costs: Costs, batch: list[int], cap: int) -> bool:
-    """Whether ``batch`` (at most ``cap`` examples) stays within ``budget``."""
-    if len(batch) > cap:
-        return False
-    if not batch:
-        return True
-    seconds = len(batch) * float(costs.seconds[batch].max())
-    if budget.max_seconds is not None and seconds > budget.max_seconds:
-        return False
-    return budget.max_tokens is None or len(batch) * int(costs.tokens[batch].max()) <= (
-        budget.max_tokens
+def within(budget: Budget, count: int, seconds: float, tokens: float, cap: int) -> bool:
+    """Whether ``count`` examples padded to ``seconds`` and ``tokens`` stay within ``budget``
+    (and ``cap``)."""
+    return (
+        count <= cap
+        and (budget.max_seconds is None or count * seconds <= budget.max_seconds)
+        and (budget.max_tokens is None or count * tokens <= budget.max_tokens)
     )
 
 
-def check_budget(budget: Budget, costs: Costs, ids: list[str], phase: str) -> None:
-    """Raises a ConfigError naming the first example that alone exceeds the budget (no batch
-    could hold it), or when a token budget has no token counts."""
+def capacity(budget: Budget, seconds: float, tokens: float, cap: int) -> int:
+    """How many examples padded to ``seconds`` and ``tokens`` the budget holds (1 to ``cap``)."""
+    count = cap
+    if budget.max_seconds is not None and seconds > 0:
+        count = min(count, int(budget.max_seconds / seconds))
+    if budget.max_tokens is not None and tokens > 0:
+        count = min(count, int(budget.max_tokens / tokens))
+    return max(1, count)
+
+
+def _longest(costs: Costs, indices) -> tuple[float, float]:
+    """The longest clip (seconds) and sequence (tokens, 0 unknown) among ``indices``."""
+    tokens = 0 if costs.tokens is None else int(costs.tokens[indices].max())
+    return float(costs.seconds[indices].max()), tokens
+
+
+def fits(budget: Budget, costs: Costs, batch: list[int], cap: int) -> bool:
+    """Whether ``batch`` (at most ``cap`` examples) stays within ``budget``."""
+    return not batch or within(budget, len(batch), *_longest(costs, batch), cap)
+
+
+def sure_fit(budget: Budget, costs: Costs, members: np.ndarray, cap: int) -> int:
+    """How many examples any batch of ``members`` may hold and still fit: the budget over
+    the longest of them (at most ``cap``)."""
+    return capacity(budget, *_longest(costs, members), cap)
+
+
+def check_budget(
+    budget: Budget, costs: Costs, members: np.ndarray, examples: Sequence[Example], phase: str
+) -> None:
+    """Raises a ConfigError naming the longest of ``members`` (indices into ``examples``) if
+    it alone exceeds the budget (no batch could hold it), or when a token budget has no token
+    counts."""
     if budget.max_tokens is not None and costs.tokens is None:
         raise ConfigError(
             f"phase '{phase}': batching.max_tokens needs the examples' sequence lengths, "
@@ -93,28 +121,15 @@ def check_budget(budget: Budget, costs: Costs, ids: list[str], phase: str) -> No
     checks = [("max_seconds", costs.seconds, budget.max_seconds, "s of audio")]
     checks.append(("max_tokens", costs.tokens, budget.max_tokens, "tokens"))
     for name, values, limit, unit in checks:
-        if limit is None or values is None or not len(values):
+        if limit is None:
             continue
-        worst = int(np.argmax(values))
+        worst = int(members[np.argmax(values[members])])
         if values[worst] > limit:
             raise ConfigError(
-                f"phase '{phase}': example '{ids[worst]}' alone takes {values[worst]:g} "
+                f"phase '{phase}': example '{examples[worst].id}' alone takes {values[worst]:g} "
                 f"{unit}, more than batching.{name} ({limit:g}); raise the budget or leave the "
                 "example out"
             )
-
-
-def sure_fit(budget: Budget, costs: Costs, members: np.ndarray, cap: int) -> int:
-    """How many examples any batch of ``members`` may hold and still fit: the budget over
-    the longest of them (at most ``cap``)."""
-    count = cap
-    if budget.max_seconds is not None and len(members):
-        longest = float(costs.seconds[members].max())
-        if longest > 0:
-            count = min(count, int(budget.max_seconds / longest))
-    if budget.max_tokens is not None and len(members):
-        count = min(count, int(budget.max_tokens / int(costs.tokens[members].max())))
-    return max(1, count)
 
 
 def split_by_load(batch: list[int], loads: np.ndarray, world_size: int) -> list[list[int]]:
@@ -155,13 +170,12 @@ class BudgetCut:
         inner,
         budget: Budget,
         costs: Costs,
-        window: int,
-        sort: bool,
+        sort_window: int,
         seed: int,
         phase: int,
     ) -> None:
         self.inner, self.budget, self.costs = inner, budget, costs
-        self.cap, self.window, self.sort = 0, max(1, window), sort
+        self.cap, self.window, self.sort = 0, max(1, sort_window), sort_window > 0
         self.seed, self.phase = seed, phase
         self.task_weights = None
         self._start = {
@@ -201,24 +215,31 @@ class BudgetCut:
         """``members`` in order, cut into batches that fit; a copy of an example already in
         the batch waits for the next one. Sorted, the last batch, short, takes examples from
         the end of the one before while it fits and is the smaller of the two."""
+        seconds, tokens = self.costs.seconds, self.costs.tokens
         batches: list[list[int]] = []
         current: list[int] = []
         held: list[int] = []
+        longest = (0.0, 0)  # the current batch's longest clip and sequence
         queue = deque(members)
         while queue:
             example = queue.popleft()
+            grown = (
+                max(longest[0], float(seconds[example])),
+                max(longest[1], 0 if tokens is None else int(tokens[example])),
+            )
             if example in current:  # its copy from another epoch: a later batch takes it
                 held.append(example)
-            elif fits(self.budget, self.costs, [*current, example], self.cap):
+            elif within(self.budget, len(current) + 1, *grown, self.cap):
                 current.append(example)
+                longest = grown
             else:
                 batches.append(current)
                 queue.extendleft(reversed([*held, example]))
-                current, held = [], []
+                current, held, longest = [], [], (0.0, 0)
             if not queue and held:
                 batches.append(current)
                 queue.extend(held)
-                current, held = [], []
+                current, held, longest = [], [], (0.0, 0)
         batches.append(current)
         if self.sort and len(batches) > 1:
             before, last = batches[-2], batches[-1]

@@ -261,12 +261,7 @@ def build_plan(
         _check_adaptive(spec, pools)
         if spec.batching is not None:
             members = np.concatenate(list(pools.values()))
-            check_budget(
-                spec.batching,
-                Costs(durations[members], None if tokens is None else costs.tokens[members]),
-                [examples[i].id for i in members],
-                spec.name,
-            )
+            check_budget(spec.batching, costs, members, examples, spec.name)
         if kind.needs_embeddings and embeddings is None:
             raise ConfigError(
                 f"phase '{spec.name}' uses composer '{spec.composer}', which needs aligner "

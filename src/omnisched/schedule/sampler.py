@@ -4,8 +4,8 @@ Global batch ``s`` comes from the phase active at ``s`` and that phase's compose
 choice is seeded by ``(seed, phase, step)``, so the stream depends only on the plan and the
 seed. Rank ``r`` of ``w`` takes positions ``r, r + w, ...`` of every global batch (of a budget
 batch, a share of near-equal token load), so the union over ranks is the same stream at every
-world size. ``state_dict`` holds what the composers
-need to go on (cursors, used examples), so restoring at any step replays nothing.
+world size. ``state_dict`` holds what the composers need to go on (cursors, used examples),
+so restoring at any step replays nothing.
 
 Data loaders draw batches ahead of training; the sampler keeps a snapshot of its state at each
 recent step so that ``state_dict(step)`` describes the step the trainer has reached.

@@ -53,7 +53,7 @@ import torch
 
 from omnisched.data.example import Example
 from omnisched.errors import ConfigError
-from omnisched.schedule.budget import Budget, Costs, fits, sure_fit
+from omnisched.schedule.budget import Budget, Costs, capacity, fits, sure_fit
 from omnisched.schedule.composers.batching import balanced_counts, weighted_counts
 from omnisched.schedule.phases import PhaseInput, PhaseSpec, register_composer
 from omnisched.schedule.pools import PoolKey
@@ -511,6 +511,7 @@ class DiverseComposer:
         if budget is not None:  # the phase's lengths, for each batch's first guess
             self._members = np.concatenate([s.indices for s in strata])
             self._phase_seconds = np.sort(costs.seconds[self._members])
+            self._phase_tokens = None
             if costs.tokens is not None:
                 self._phase_tokens = np.sort(costs.tokens[self._members])
         self._embeddings = embeddings
@@ -661,15 +662,10 @@ class DiverseComposer:
         ``sort_window``) and how many examples of the band's upper edge fit the budget."""
         quantile = self._quantile(step)
         upper = min(1.0, quantile + 0.5 / max(1, self.sort_window)) if self.sort_window else 1.0
-        count = cap
-        if self.budget.max_seconds is not None:
-            longest = float(np.quantile(self._phase_seconds, upper))
-            if longest > 0:
-                count = min(count, int(self.budget.max_seconds / longest))
-        if self.budget.max_tokens is not None:
-            count = min(count, int(self.budget.max_tokens / np.quantile(self._phase_tokens, upper)))
-        target = float(np.quantile(self._phase_seconds, quantile)) if self.sort_window else -1.0
-        return target, max(1, count)
+        tokens = 0.0 if self._phase_tokens is None else _sorted_quantile(self._phase_tokens, upper)
+        count = capacity(self.budget, _sorted_quantile(self._phase_seconds, upper), tokens, cap)
+        target = _sorted_quantile(self._phase_seconds, quantile) if self.sort_window else -1.0
+        return target, count
 
     def _compose(self, step: int, batch_size: int, target: float) -> list[int]:
         rng = derive_rng(self.seed, "batch", self.phase, step)
@@ -742,6 +738,15 @@ class DiverseComposer:
             if self.sort_window:
                 keys = self._order_durations[self.offsets[j] + positions]
                 self.by_time[j, : len(positions)] = positions[np.lexsort((positions, keys))]
+
+
+def _sorted_quantile(values: np.ndarray, quantile: float) -> float:
+    """``np.quantile(values, quantile)`` (linear) of already sorted ``values``, without the
+    partition ``np.quantile`` does on every call."""
+    position = quantile * (len(values) - 1)
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return float(values[low] + (position - low) * (values[high] - values[low]))
 
 
 def _pseudo_labels(

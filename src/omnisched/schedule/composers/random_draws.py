@@ -127,5 +127,4 @@ def build(phase: PhaseInput) -> RandomComposer | BudgetCut:
             phase.pools, phase.shares, phase.seed, phase.index, phase.durations, spec.sort_window
         )
     inner = RandomComposer(phase.pools, phase.shares, phase.seed, phase.index)
-    window, sort = spec.sort_window, spec.sort_window > 0
-    return BudgetCut(inner, spec.batching, phase.costs, window, sort, phase.seed, phase.index)
+    return BudgetCut(inner, spec.batching, phase.costs, spec.sort_window, phase.seed, phase.index)

@@ -149,5 +149,4 @@ def build(phase: PhaseInput) -> ShuffleComposer | BudgetCut:
     if spec.batching is None:
         return ShuffleComposer(indices, phase.seed, phase.index, phase.durations, spec.sort_window)
     inner = ShuffleComposer(indices, phase.seed, phase.index)
-    window, sort = spec.sort_window, spec.sort_window > 0
-    return BudgetCut(inner, spec.batching, phase.costs, window, sort, phase.seed, phase.index)
+    return BudgetCut(inner, spec.batching, phase.costs, spec.sort_window, phase.seed, phase.index)
