@@ -80,7 +80,7 @@ def padding(args: argparse.Namespace) -> None:
         for window in args.sort_windows:
             specs = schedule.model_copy(update={"sort_window": window, "batching": budget})
             specs = specs.phases()
-            # steps for two epochs at the budget's mean batch, estimated from a first pass
+            # steps for about two epochs: the budget over the mean clip, examples per batch
             steps = int(2 * len(examples) / (args.seconds / durations.mean()))
             plan = build_plan(specs, examples, args.cap, steps, 0, embeddings)
             batches = list(ScheduledBatchSampler(plan, seed=0))
@@ -119,15 +119,15 @@ def padding(args: argparse.Namespace) -> None:
 HOP_NOTE = "padded share of the 10 ms log-mel frames; two epochs of examples per row"
 
 
-def _fine_tune(recipe, out: Path) -> tuple[float, dict[str, float], int]:
+def _fine_tune(recipe, out: Path) -> tuple[float, dict[str, float]]:
     """Trains ``recipe`` into ``out`` and scores it on the test split: (examples/s, headline
-    score per task, steps)."""
+    score per task)."""
     train(recipe, out)
     windows = [r for r in read_metrics(out / "metrics.jsonl") if "examples_per_s" in r]
     speed = statistics.median(r["examples_per_s"] for r in windows[1:])
     results = evaluate_run(out)
     scores = {task: result[result["headline"]] for task, result in results.items()}
-    return speed, scores, recipe.train.steps
+    return speed, scores
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -176,7 +176,7 @@ def throughput(args: argparse.Namespace) -> None:
                 }
             )
             padded = _padded_share(recipe)
-            speed, scores, _ = _fine_tune(recipe, Path(tmp) / f"run-{len(rows)}")
+            speed, scores = _fine_tune(recipe, Path(tmp) / f"run-{len(rows)}")
             speeds.append(speed)
             rows.append(
                 {

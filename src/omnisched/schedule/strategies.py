@@ -105,7 +105,8 @@ class Strategy(BaseModel):
         fields.setdefault("modalities", self.modalities)
         fields.setdefault("sort_window", self.sort_window)
         fields.setdefault("batching", self.batching)
-        return PhaseSpec(name=name, languages=self.languages, **fields)
+        fields.setdefault("languages", self.languages)
+        return PhaseSpec(name=name, **fields)
 
 
 _STRATEGIES: dict[str, type[Strategy]] = {}
@@ -387,14 +388,11 @@ class CrosslingualSchedule(Strategy):
         }
         mixture = Mixture(kind="explicit", group_by=["modality", "language"], weights=weights)
         return [
-            PhaseSpec(
-                name="crosslingual",
-                tasks=self.tasks,
+            self._phase(
+                "crosslingual",
                 modalities=["speech", "text"],
                 languages=[self.source, self.target],
                 mixture=mixture,
-                sort_window=self.sort_window,
-                batching=self.batching,
             )
         ]
 
